@@ -1,0 +1,8 @@
+"""Companion package of the course *Transformers & Mechanistic Interpretability*.
+
+Pages import from here instead of redefining code: models by name (`micourse.models`),
+the reference GPT-2 (`micourse.transformer`), sampling, training, exercise checkers
+(`micourse.checks`) and display helpers (`micourse.display`).
+"""
+
+__version__ = "0.1.0"
