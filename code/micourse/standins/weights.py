@@ -18,12 +18,19 @@ UNSEEN_LOGIT_BIAS = -30.0
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
-def save_standin(state: dict[str, torch.Tensor], cfg: dict, path: Path, seen: torch.Tensor | None, meta: dict) -> None:
-    """Write `state` (a HookedTransformer state dict) keeping only the rows of `seen` tokens."""
+def save_standin(
+    state: dict[str, torch.Tensor], cfg: dict, path: Path, seen: torch.Tensor | None, meta: dict, tied: bool = False
+) -> None:
+    """Write `state` (a HookedTransformer state dict) keeping only the rows of `seen` tokens.
+
+    `tied`: the unembedding is the embedding transposed, so only the embedding is stored.
+    """
     out: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         if key.endswith((".IGNORE", ".mask")) or "hook" in key:
             continue  # buffers rebuilt by TransformerLens
+        if tied and key.startswith("unembed."):
+            continue
         value = value.detach().cpu()
         if seen is not None and key == "embed.W_E":
             value = value[seen]
@@ -51,6 +58,9 @@ def load_state(path: Path, d_vocab: int) -> dict[str, torch.Tensor]:
     raw = load_file(str(path))
     seen = raw.pop("micourse.seen_tokens", None)
     state = {k: v.float() for k, v in raw.items()}
+    if "unembed.W_U" not in state:  # a tied model: W_U = W_E^T, no output bias
+        state["unembed.W_U"] = state["embed.W_E"].T.contiguous()
+        state["unembed.b_U"] = torch.zeros(state["embed.W_E"].shape[0])
     if seen is None:
         return state
     seen = seen.long()

@@ -1,0 +1,140 @@
+"""The measurements that say whether a model shows what the course teaches.
+
+Used three ways: by the stand-in training script (to report), by the tests (to hold the committed
+weights to their bars) and by the pages (where they run on the real model or the stand-in alike).
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from micourse.standins import synthetic
+
+
+def repeated_random_tokens(
+    batch: int, seq_len: int, seed: int = 0, low: int = 1000, high: int = 50000, bos: int = 50256
+) -> Int[Tensor, "batch 1+2*seq_len"]:
+    """BOS, then `seq_len` random tokens, then the same tokens again: the induction-head test input."""
+    g = torch.Generator().manual_seed(seed)
+    half = torch.randint(low, high, (batch, seq_len), generator=g)
+    return torch.cat([torch.full((batch, 1), bos), half, half], dim=1)
+
+
+@torch.no_grad()
+def induction_scores(model, seq_len: int = 40, batch: int = 8, seed: int = 0) -> Float[Tensor, "n_layers n_heads"]:
+    """Mean attention from each token in the repeat to the token right after its first occurrence."""
+    tokens = repeated_random_tokens(batch, seq_len, seed)
+    _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("hook_pattern"))
+    scores = []
+    for layer in range(model.cfg.n_layers):
+        pattern = cache["pattern", layer]  # batch head q k
+        diag = pattern.diagonal(offset=-(seq_len - 1), dim1=-2, dim2=-1)  # q = k + seq_len - 1
+        scores.append(diag[..., 1:].mean(dim=(0, -1)))  # skip q = seq_len (its target is BOS + 1)
+    return torch.stack(scores)
+
+
+@torch.no_grad()
+def previous_token_scores(model, seq_len: int = 40, batch: int = 8, seed: int = 0) -> Float[Tensor, "n_layers n_heads"]:
+    """Mean attention from each position to the one just before it, on repeated random tokens."""
+    tokens = repeated_random_tokens(batch, seq_len, seed)
+    _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("hook_pattern"))
+    return torch.stack(
+        [cache["pattern", l].diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=(0, -1)) for l in range(model.cfg.n_layers)]
+    )
+
+
+@torch.no_grad()
+def repeated_halves_loss(model, seq_len: int = 40, batch: int = 8, seed: int = 0) -> tuple[float, float]:
+    """Mean next-token loss on the first and on the repeated half of repeated random tokens."""
+    tokens = repeated_random_tokens(batch, seq_len, seed)
+    logits = model(tokens)
+    logprobs = logits[:, :-1].log_softmax(-1).gather(-1, tokens[:, 1:, None])[..., 0]
+    loss = -logprobs
+    return loss[:, : seq_len - 1].mean().item(), loss[:, seq_len:].mean().item()
+
+
+def _single_token(model, word: str) -> int:
+    return model.to_single_token(word)
+
+
+@torch.no_grad()
+def ioi_logit_diffs(model, n: int = 100, seed: int = 0, templates=synthetic.IOI_TEMPLATES) -> Float[Tensor, "n"]:
+    """Logit of the indirect object minus logit of the subject, at the end of `n` generated prompts."""
+    prompts = synthetic.ioi_prompts(n, seed, templates)
+    diffs = []
+    for p in prompts:  # prompts differ in length; one at a time keeps it simple and exact
+        logits = model(model.to_tokens(p["prompt"]))[0, -1]
+        diffs.append(logits[_single_token(model, " " + p["io"])] - logits[_single_token(model, " " + p["s"])])
+    return torch.stack(diffs)
+
+
+@torch.no_grad()
+def greedy_next(model, prompt: str) -> str:
+    logits = model(model.to_tokens(prompt))[0, -1]
+    return model.to_string(logits.argmax())
+
+
+FACT_PROMPTS = {
+    "The capital of France is": " Paris",
+    "The Eiffel Tower is located in the city of": " Paris",
+    "The Colosseum is located in the city of": " Rome",
+}
+
+
+@torch.no_grad()
+def steering_effect(model, layer: int | None = None, coeff: float = 4.0) -> dict[str, float]:
+    """How far adding a "love minus hate" vector moves the next word towards positive adjectives.
+
+    Following activation addition (Turner et al., 2023): the vector is the difference of the
+    residual streams of two prompts at `layer`, added at the same positions of a neutral prompt.
+    """
+    layer = model.cfg.n_layers // 2 if layer is None else layer
+    hook = f"blocks.{layer}.hook_resid_pre"
+    plus, minus = model.to_tokens("I loved the"), model.to_tokens("I hated the")
+    _, cp = model.run_with_cache(plus, names_filter=hook)
+    _, cm = model.run_with_cache(minus, names_filter=hook)
+    vector = cp[hook] - cm[hook]  # 1 pos d_model
+    prompt = model.to_tokens("Yesterday I had the movie. It was")
+    pos_ids = torch.tensor([_single_token(model, " " + w) for w in synthetic.POSITIVE])
+    neg_ids = torch.tensor([_single_token(model, " " + w) for w in synthetic.NEGATIVE if len(model.to_tokens(" " + w, prepend_bos=False)[0]) == 1])
+
+    def mood(logits: Tensor) -> float:
+        lp = logits[0, -1].log_softmax(-1)
+        return (torch.logsumexp(lp[pos_ids], 0) - torch.logsumexp(lp[neg_ids], 0)).item()
+
+    def add(c: float):
+        def fn(resid, hook):
+            n = min(vector.shape[1], resid.shape[1])
+            resid[:, :n] += c * vector[:, :n]
+            return resid
+
+        return fn
+
+    base = mood(model(prompt))
+    up = mood(model.run_with_hooks(prompt, fwd_hooks=[(hook, add(coeff))]))
+    down = mood(model.run_with_hooks(prompt, fwd_hooks=[(hook, add(-coeff))]))
+    return {"base": base, "plus": up, "minus": down}
+
+
+def unigram_loss(train_tokens: Int[Tensor, "n"], eval_tokens: Int[Tensor, "m"], d_vocab: int) -> float:
+    """Cross-entropy of a unigram model (add-one smoothed counts over the training tokens)."""
+    counts = torch.bincount(train_tokens, minlength=d_vocab).double() + 1.0
+    logp = (counts / counts.sum()).log()
+    return -logp[eval_tokens].mean().item()
+
+
+@torch.no_grad()
+def text_loss(model, tokens: Int[Tensor, "n"], seq_len: int = 128, max_windows: int = 64) -> float:
+    """Mean next-token loss of `model` on consecutive windows of a token stream."""
+    n_win = min(max_windows, (len(tokens) - 1) // seq_len)
+    windows = tokens[: n_win * seq_len].view(n_win, seq_len)
+    losses = []
+    for chunk in windows.split(16):
+        logits = model(chunk)
+        losses.append(F.cross_entropy(logits[:, :-1].flatten(0, 1), chunk[:, 1:].flatten(), reduction="none"))
+    return torch.cat(losses).mean().item()

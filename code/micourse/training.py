@@ -1,0 +1,165 @@
+"""The course's training loop: the one chapter 1 teaches, and the one that trains the stand-ins.
+
+It is deliberately small: AdamW, linear warm-up then cosine decay, gradient clipping, periodic
+evaluation and a callback per step (for live plots). The model can be anything that maps
+tokens to logits; for large vocabularies a restricted loss (`RestrictedVocabLoss`) scores only
+the tokens that occur in the data, which on a CPU is the difference between 2 s and 0.5 s a step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+
+@dataclass
+class TrainingConfig:
+    steps: int
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1  # the cosine decays to lr * min_lr_ratio
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.95)
+    grad_clip: float | None = 1.0
+    eval_every: int = 100
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.steps <= 0:
+            raise ValueError(f"steps must be positive, got {self.steps}")
+        if not 0 <= self.warmup_steps <= self.steps:
+            raise ValueError(f"warmup_steps must be between 0 and steps ({self.steps}), got {self.warmup_steps}")
+
+
+def lr_at(step: int, cfg: TrainingConfig) -> float:
+    """Learning rate at `step` (0-based): linear warm-up to cfg.lr, then cosine decay to lr * min_lr_ratio."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    progress = min(1.0, progress)
+    cosine = 0.5 * (1 + math.cos(math.pi * progress))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
+
+
+def next_token_loss(logits: Float[Tensor, "batch pos d_vocab"], tokens: Int[Tensor, "batch pos"]) -> Tensor:
+    """Mean cross-entropy of predicting tokens[:, 1:] from logits[:, :-1] (position i predicts i + 1)."""
+    if logits.shape[:2] != tokens.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and tokens {tuple(tokens.shape)} disagree on (batch, pos)")
+    return F.cross_entropy(logits[:, :-1].flatten(0, 1), tokens[:, 1:].flatten())
+
+
+def final_residual(model: nn.Module, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_model"]:
+    """The residual stream after the final LayerNorm, i.e. what the unembedding reads."""
+    if hasattr(model, "final_residual"):
+        return model.final_residual(tokens)
+    if hasattr(model, "blocks") and hasattr(model, "ln_final") and hasattr(model, "cfg"):  # TransformerLens
+        resid = model(tokens, stop_at_layer=model.cfg.n_layers)
+        return model.ln_final(resid)
+    raise TypeError(f"{type(model).__name__} has no way to give its final residual stream")
+
+
+class RestrictedVocabLoss:
+    """Next-token loss over a subset of the vocabulary (all targets must be in it).
+
+    With `tied=True` the logits use the embedding matrix transposed (W_U = W_E^T), as GPT-2 does.
+    """
+
+    def __init__(self, vocab_ids: Int[Tensor, "n"], d_vocab: int, tied: bool = False):
+        self.vocab_ids = torch.unique(vocab_ids.long())
+        self.index = torch.full((d_vocab,), -1, dtype=torch.long)
+        self.index[self.vocab_ids] = torch.arange(len(self.vocab_ids))
+        self.tied = tied
+
+    def logits(self, model: nn.Module, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos n"]:
+        resid = final_residual(model, tokens)
+        if self.tied:
+            return resid @ model.embed.W_E[self.vocab_ids].T
+        return resid @ model.unembed.W_U[:, self.vocab_ids] + model.unembed.b_U[self.vocab_ids]
+
+    def __call__(self, model: nn.Module, tokens: Int[Tensor, "batch pos"]) -> Tensor:
+        targets = self.index[tokens[:, 1:]]
+        if bool((targets < 0).any()):
+            bad = tokens[:, 1:][targets < 0][:5].tolist()
+            raise ValueError(f"targets outside the restricted vocabulary, e.g. token ids {bad}")
+        logits = self.logits(model, tokens)[:, :-1]
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
+def full_vocab_loss(model: nn.Module, tokens: Int[Tensor, "batch pos"]) -> Tensor:
+    return next_token_loss(model(tokens), tokens)
+
+
+@dataclass
+class TrainingHistory:
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    lrs: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    evals: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def make_optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (not on biases, LayerNorm gains or embeddings' biases)."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (decay if p.ndim >= 2 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+
+
+def train(
+    model: nn.Module,
+    batches: Iterator[Int[Tensor, "batch pos"]],
+    cfg: TrainingConfig,
+    loss_fn: Callable[[nn.Module, Tensor], Tensor] = full_vocab_loss,
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+    on_step: Callable[[int, float, TrainingHistory], None] | None = None,
+) -> TrainingHistory:
+    """Train `model` for cfg.steps steps on `batches`; returns the loss history.
+
+    `evaluate(model)` runs every cfg.eval_every steps and at the end (under no_grad, in eval
+    mode); `on_step(step, loss, history)` after every step, e.g. to update a live plot.
+    """
+    torch.manual_seed(cfg.seed)
+    opt = make_optimizer(model, cfg)
+    history = TrainingHistory()
+    start = time.perf_counter()
+    model.train()
+    for step in range(cfg.steps):
+        tokens = next(batches)
+        lr = lr_at(step, cfg)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        loss = loss_fn(model, tokens)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {step}: lower the learning rate")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        history.steps.append(step)
+        history.losses.append(loss.item())
+        history.lrs.append(lr)
+        last = step == cfg.steps - 1
+        if evaluate is not None and ((step + 1) % cfg.eval_every == 0 or last):
+            model.eval()
+            with torch.no_grad():
+                history.evals.append(evaluate(model))
+            history.eval_steps.append(step)
+            model.train()
+        if on_step is not None:
+            on_step(step, loss.item(), history)
+    model.eval()
+    history.seconds = time.perf_counter() - start
+    return history
