@@ -1,0 +1,59 @@
+"""The training checkers accept the reference and reject the usual mistakes."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from micourse.checks import CheckFailure
+from micourse.checks import training as chk
+from micourse.training import lr_at, next_token_loss
+
+
+def rejects(check, fn, *fragments):
+    with pytest.raises(CheckFailure) as info:
+        check(fn)
+    for fragment in fragments:
+        assert fragment in str(info.value), str(info.value)
+
+
+def test_next_token_loss():
+    chk.check_next_token_loss(next_token_loss)
+    v = lambda l: l.shape[-1]
+    rejects(chk.check_next_token_loss, lambda l, t: F.cross_entropy(l.reshape(-1, v(l)), t.reshape(-1)), "did not shift")
+    rejects(chk.check_next_token_loss, lambda l, t: F.cross_entropy(l[:, 1:].reshape(-1, v(l)), t[:, :-1].reshape(-1)), "wrong way")
+    rejects(chk.check_next_token_loss, lambda l, t: F.cross_entropy(l[:, :-1].reshape(-1, v(l)), t[:, 1:].reshape(-1), reduction="sum"), "summed")
+    rejects(chk.check_next_token_loss, lambda l, t: -l[:, :-1].gather(-1, t[:, 1:, None]).mean(), "log_softmax")
+    rejects(chk.check_next_token_loss, lambda l, t: F.cross_entropy(l[:, :-1].transpose(1, 2), t[:, 1:], reduction="none"), "one number")
+
+
+def test_lr_schedule():
+    chk.check_lr_schedule(lr_at)
+
+    def from_zero(step, cfg):
+        return cfg.lr * step / cfg.warmup_steps if step < cfg.warmup_steps else lr_at(step, cfg)
+
+    def to_zero(step, cfg):
+        if step < cfg.warmup_steps:
+            return cfg.lr * (step + 1) / cfg.warmup_steps
+        progress = (step - cfg.warmup_steps) / (cfg.steps - cfg.warmup_steps)
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+    def linear(step, cfg):
+        if step < cfg.warmup_steps:
+            return cfg.lr * (step + 1) / cfg.warmup_steps
+        progress = (step - cfg.warmup_steps) / (cfg.steps - cfg.warmup_steps)
+        return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * (1 - progress))
+
+    def whole_span(step, cfg):
+        if step < cfg.warmup_steps:
+            return cfg.lr * (step + 1) / cfg.warmup_steps
+        progress = step / cfg.steps
+        return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    rejects(chk.check_lr_schedule, from_zero, "starts at 0")
+    rejects(chk.check_lr_schedule, to_zero, "decays to 0")
+    rejects(chk.check_lr_schedule, linear, "linear decay")
+    rejects(chk.check_lr_schedule, whole_span, "after the warm-up")
+    rejects(chk.check_lr_schedule, lambda s, c: "fast", "return a float")
