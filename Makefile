@@ -1,0 +1,91 @@
+# The two commands of the README, and the steps they are made of.
+#
+#   make serve   build the executed site and serve it on http://127.0.0.1:$(PORT)/
+#   make test    every check: unit tests, site build, notebooks, browser tests
+#
+# Both set up .venv first (scripts/setup_env.sh: a second run skips what is installed).
+# `make help` lists the smaller targets.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(abspath $(VENV))/bin/python
+PORT ?= 8000
+HOST ?= 127.0.0.1
+BUILD := _build
+SITE := $(BUILD)/html
+NOTEBOOKS := $(SITE)/notebooks
+NICE ?= nice -n 10
+# pytest options added by CI or by hand, e.g. `make test PYTEST_ARGS=-x`
+PYTEST_ARGS ?=
+# seconds per notebook for nbmake
+NB_TIMEOUT ?= 900
+
+# The venv's tools come first on PATH, so that notebook kernels run the venv's Python.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+export MPLBACKEND := Agg
+
+.PHONY: help setup setup-browser site notebooks serve test test-unit test-notebooks \
+        test-exercises test-browser lint-workflows clean clean-cache
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup:  ## create .venv and install the course (skips what is installed)
+	@bash scripts/setup_env.sh
+
+setup-browser:  ## setup, plus headless Chromium and its driver (apt, needs root)
+	@bash scripts/setup_env.sh --browser
+
+site: setup  ## build the executed site into _build/html (pages re-run only when their code changed)
+	$(NICE) $(PY) scripts/build_site.py $(BUILD_ARGS)
+
+# The site build writes each page's Colab notebooks into _build/html/notebooks/ itself; these
+# are the files the tests run and the deploy publishes. `make notebooks` only regenerates them
+# elsewhere without building the site (scripts/make_notebooks.py --help).
+notebooks: setup  ## only the Colab notebooks, into _build/notebooks (no site build)
+	$(PY) scripts/make_notebooks.py
+
+serve: site  ## build, then serve the site locally
+	@echo ""
+	@echo "  The course is at  http://$(HOST):$(PORT)/   (Ctrl-C to stop)"
+	@echo ""
+	$(PY) -m http.server $(PORT) --bind $(HOST) --directory $(SITE)
+
+test: setup-browser  ## run every check; exits non-zero on any failure
+	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory site BUILD_ARGS="--strict-toc $(BUILD_ARGS)"
+	$(MAKE) --no-print-directory test-notebooks
+
+test-unit: setup  ## unit tests of the package, the checkers and the tooling
+	$(NICE) $(PY) -m pytest tests \
+	    --ignore=tests/test_notebooks_run.py --ignore=tests/test_site_browser.py $(PYTEST_ARGS)
+
+# One pytest run, so that its closing line counts everything that needs the built site:
+# every solutions notebook (nbmake, must pass), every exercises notebook (may fail only at
+# its stubs) and every page in headless Chromium.
+test-notebooks: export MICOURSE_REQUIRE_SITE := 1
+test-notebooks:  ## (needs `make site`) solutions via nbmake, exercises, browser tests
+	@shopt -s globstar nullglob; sols=( $(NOTEBOOKS)/**/*-solutions.ipynb ); \
+	if [ $${#sols[@]} -eq 0 ]; then echo "no solutions notebook under $(NOTEBOOKS): run 'make site'" >&2; exit 1; fi; \
+	echo "[test] $${#sols[@]} solutions notebooks, the exercises notebooks, the browser tests"; \
+	$(NICE) $(PY) -m pytest --nbmake --nbmake-timeout=$(NB_TIMEOUT) -p no:cacheprovider \
+	    "$${sols[@]}" tests/test_notebooks_run.py tests/test_site_browser.py $(PYTEST_ARGS)
+
+test-exercises:  ## (needs `make site`) only the exercises notebooks
+	$(NICE) $(PY) -m pytest tests/test_notebooks_run.py $(PYTEST_ARGS)
+
+test-browser: setup-browser  ## (needs `make site`) only the browser tests
+	$(PY) -m pytest tests/test_site_browser.py $(PYTEST_ARGS)
+
+lint-workflows:  ## actionlint and the pinning rules on .github/workflows
+	$(PY) -m pytest tests/test_workflows.py $(PYTEST_ARGS)
+
+clean:  ## remove the built site (keeps the execution cache)
+	rm -rf $(SITE) $(BUILD)/screenshots
+
+clean-cache:  ## remove the built site and the execution cache: every page re-runs
+	rm -rf $(BUILD)

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Set up everything the course needs, on a fresh machine or an existing one.
+#
+#   bash scripts/setup_env.sh            # .venv with the course package, the site and test tools
+#   bash scripts/setup_env.sh --browser  # ... and a headless Chromium with its driver (for the browser tests)
+#
+# Each step checks first and skips what is already there, so a second run takes about a second.
+# Torch goes in first and alone: asked for by another package, pip would pick a multi-GB CUDA
+# build; `pip install torch==2.13.0` takes the CPU wheel (from local disk on the course's
+# machines, or from TORCH_INDEX_URL, e.g. https://download.pytorch.org/whl/cpu, elsewhere).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+TORCH_VERSION="2.13.0"
+WANT_BROWSER=0
+for arg in "$@"; do
+  case "$arg" in
+    --browser) WANT_BROWSER=1 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "setup_env.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '[setup] %s\n' "$*"; }
+
+# 1. The virtual environment.
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV with $($PYTHON --version 2>&1)"
+  "$PYTHON" -m venv "$VENV"
+fi
+py="$VENV/bin/python"
+pip_install() { "$py" -m pip install --quiet --disable-pip-version-check --progress-bar off "$@"; }
+
+# 2. Torch, first and alone.
+if "$py" -c "import torch" >/dev/null 2>&1; then
+  say "torch $("$py" -c 'import torch; print(torch.__version__)') already installed"
+else
+  say "installing torch==$TORCH_VERSION (CPU)"
+  if [ -n "${TORCH_INDEX_URL:-}" ]; then
+    pip_install "torch==$TORCH_VERSION" --index-url "$TORCH_INDEX_URL"
+  else
+    pip_install "torch==$TORCH_VERSION"
+  fi
+fi
+
+# 3. The course package with its site and test extras, pinned by the lock file.
+#    A stamp records what was installed; a changed pyproject.toml or lock file reinstalls.
+stamp="$VENV/.course-install-stamp"
+want="$(cat pyproject.toml requirements/lock.txt | "$py" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$py" -c "import micourse" >/dev/null 2>&1; then
+  say "course package and tools up to date"
+else
+  say "installing the course package with its [site,test] extras (pinned by requirements/lock.txt)"
+  pip_install -e ".[site,test]" -c requirements/lock.txt
+  # The browser tests drive Chromium through selenium. Until pyproject's [test] extra lists it,
+  # install the locked version here.
+  if ! "$py" -c "import selenium" >/dev/null 2>&1; then
+    pip_install selenium -c requirements/lock.txt
+  fi
+  echo "$want" > "$stamp"
+fi
+
+# 4. Headless Chromium and its driver, for the browser tests only.
+if [ "$WANT_BROWSER" = 1 ]; then
+  if [ -n "${CHROME_BIN:-}" ] && [ -x "${CHROME_BIN}" ]; then
+    say "browser: $CHROME_BIN"
+  elif command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    say "browser: $(command -v chromium)"
+  else
+    say "installing Debian's chromium and chromium-driver (apt)"
+    if [ "$(id -u)" = 0 ]; then
+      sudo_=""
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      sudo_="sudo -n"
+    else
+      echo "setup_env.sh: Chromium is missing and I cannot install it without root." >&2
+      echo "  Run: sudo apt-get update && sudo apt-get install -y chromium chromium-driver" >&2
+      echo "  (or point CHROME_BIN and CHROMEDRIVER at a Chrome/Chromium and its matching driver)" >&2
+      exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo_ apt-get update -qq
+    $sudo_ apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-liberation >/dev/null
+    say "browser: $(chromium --version 2>/dev/null || echo chromium)"
+  fi
+fi

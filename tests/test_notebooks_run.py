@@ -1,0 +1,134 @@
+"""Run every generated *exercises* notebook: it may fail only at its stubs.
+
+A learner opens the exercises notebook and runs it top to bottom before writing anything.
+Every error they then see must be a stub saying "implement me" (`NotImplementedError` raised
+inside a cell tagged `exercise-stub`), never a NameError, ImportError or SyntaxError from a
+cell that forgot the learner has not written the code yet.
+
+The *solutions* notebooks run through `pytest --nbmake` (see the Makefile's test-notebooks):
+they must pass outright.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import NOTEBOOKS, need_built
+
+STUB_TAG = "exercise-stub"
+CELL_TIMEOUT_S = 600
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# ipykernel names notebook frames "Cell In[7], line 3"
+_CELL_FRAME = re.compile(r"Cell In\s*\[(\d+)\]")
+
+
+def _exercises_notebooks() -> list[Path]:
+    return sorted(NOTEBOOKS.rglob("*-exercises.ipynb")) if NOTEBOOKS.is_dir() else []
+
+
+def _is_stub(cell) -> bool:
+    tags = cell.get("metadata", {}).get("tags", [])
+    return STUB_TAG in tags or "raise NotImplementedError" in cell.get("source", "")
+
+
+def _errors(nb) -> list[tuple[int, object, dict]]:
+    """(cell index, cell, error output) for every cell that raised."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                found.append((i, cell, out))
+    return found
+
+
+def stub_failure_problems(nb) -> list[str]:
+    """Why the executed notebook fails somewhere other than at a stub (empty when it does not)."""
+    stub_counts = {c.get("execution_count") for c in nb.cells if c.cell_type == "code" and _is_stub(c)}
+    stub_counts.discard(None)
+    problems = []
+    for i, cell, out in _errors(nb):
+        where = f"cell {i} (`{cell.source.strip().splitlines()[0][:60] if cell.source.strip() else ''}`)"
+        ename, evalue = out.get("ename", "?"), out.get("evalue", "")
+        if ename != "NotImplementedError":
+            problems.append(f"{where} raised {ename}: {evalue}")
+            continue
+        frames = [int(n) for n in _CELL_FRAME.findall(_ANSI.sub("", "\n".join(out.get("traceback", []))))]
+        if not frames or frames[-1] not in stub_counts:
+            problems.append(
+                f"{where} raised NotImplementedError ({evalue}) outside a cell tagged `{STUB_TAG}`"
+            )
+    return problems
+
+
+def test_there_are_exercises_notebooks():
+    need_built(NOTEBOOKS, "the generated notebooks")
+    assert _exercises_notebooks(), f"no *-exercises.ipynb under {NOTEBOOKS}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "path", _exercises_notebooks(), ids=lambda p: str(p.relative_to(NOTEBOOKS)) if NOTEBOOKS in p.parents else str(p)
+)
+def test_exercises_notebook_fails_only_at_stubs(path: Path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()
+    problems = stub_failure_problems(nb)
+    assert not problems, f"{path.name} fails outside its stubs:\n  " + "\n  ".join(problems)
+
+
+# --------------------------------------------------------------------------- the rule itself
+
+
+def _fake_notebook(cells):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    for n, (source, tags, error) in enumerate(cells, start=1):
+        cell = nbformat.v4.new_code_cell(source, metadata={"tags": tags}, execution_count=n)
+        if error:
+            ename, frame = error
+            cell.outputs = [
+                nbformat.v4.new_output(
+                    "error", ename=ename, evalue="x", traceback=[f"\x1b[0;32mCell In[{frame}], line 2\x1b[0m"]
+                )
+            ]
+        nb.cells.append(cell)
+    return nb
+
+
+def test_rule_accepts_a_stub_failure_reached_through_a_checker():
+    nb = _fake_notebook(
+        [
+            ("def f(x):\n    raise NotImplementedError('write f')", [STUB_TAG], None),
+            ("check_f(f)", [], ("NotImplementedError", 1)),
+        ]
+    )
+    assert stub_failure_problems(nb) == []
+
+
+@pytest.mark.parametrize(
+    "error",
+    [("NameError", 2), ("ImportError", 2), ("SyntaxError", 2), ("NotImplementedError", 2)],
+    ids=["name-error", "import-error", "syntax-error", "not-implemented-outside-stub"],
+)
+def test_rule_rejects_other_failures(error):
+    nb = _fake_notebook(
+        [
+            ("def f(x):\n    raise NotImplementedError('write f')", [STUB_TAG], None),
+            ("y = g(1)", [], error),
+        ]
+    )
+    assert len(stub_failure_problems(nb)) == 1
