@@ -194,9 +194,16 @@ def on_build_finished(app: Sphinx, exception) -> None:
     LOGGER.info(f"[micourse] wrote {len(written)} Colab notebooks under {Path(app.outdir) / 'notebooks'}")
 
 
+def on_source_read(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Flag MyST that would silently render wrong (the build runs with -W: this fails it)."""
+    for line, message in _import_notebooks().lint_myst(source[0]):
+        LOGGER.warning(message, location=(docname, line), type="micourse", subtype="myst")
+
+
 def setup(app: Sphinx) -> dict:
     app.add_config_value("micourse_notebooks_branch", "gh-pages", "html")
     app.add_post_transform(ExerciseCells)
+    app.connect("source-read", on_source_read)
     app.connect("env-updated", on_env_updated)
     app.connect("html-page-context", on_html_page_context)
     app.connect("build-finished", on_build_finished)

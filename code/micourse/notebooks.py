@@ -201,6 +201,29 @@ def myst_to_colab_markdown(text: str) -> str:
     return "\n".join(out)
 
 
+_BACKTICK_DIRECTIVE_WITH_BACKTICK = re.compile(r"^[ \t]*`{3,}\{[\w:.-]+\}[^\n]*`")
+
+
+def lint_myst(text: str) -> list[tuple[int, str]]:
+    """Mistakes in a MyST page that render wrongly *without* any warning: [(line, message)].
+
+    A backtick-fenced directive whose title contains a backtick (```{admonition} Implement `f`)
+    is not a directive at all in CommonMark: it becomes a paragraph and a stray code fence that
+    swallows the cells after it. Colon fences (:::{admonition} ...) allow backticks.
+    """
+    problems = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if _BACKTICK_DIRECTIVE_WITH_BACKTICK.match(line):
+            problems.append(
+                (
+                    number,
+                    "a ```{directive} title contains a backtick, which ends the fence's info string: "
+                    "write it with a colon fence instead, :::{admonition} ... :::",
+                )
+            )
+    return problems
+
+
 # --------------------------------------------------------------------------- notebooks
 
 
@@ -299,6 +322,7 @@ def build_notebook(source: str | Path, variant: str, prov: Provenance, docname: 
         cells = [install, intro] + cells
     out = nbformat.v4.new_notebook()
     out.cells = cells
+    _stable_ids(out, notebook_relpath(docname, variant).removesuffix(".ipynb"))
     out.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
@@ -336,7 +360,6 @@ def write_notebooks(
         for variant in variants:
             nb = build_notebook(src, variant, prov, docname=docname)
             rel = notebook_relpath(docname, variant)
-            _stable_ids(nb, rel.removesuffix(".ipynb"))
             nbformat.validate(nb)
             dst = out_dir / rel
             dst.parent.mkdir(parents=True, exist_ok=True)

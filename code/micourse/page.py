@@ -10,6 +10,7 @@ instead of failing obscurely twenty cells later.
 from __future__ import annotations
 
 import random
+import warnings
 from dataclasses import dataclass, field
 
 from micourse import display
@@ -100,6 +101,9 @@ def setup_page(seed: int = DEFAULT_SEED, *, min_version: str | None = None, quie
     was decided, for code that wants to know.
     """
     global CURRENT
+    # tqdm (imported by transformer_lens) warns on stderr that ipywidgets is missing; its text
+    # progress bars work, so keep that noise off the pages.
+    warnings.filterwarnings("ignore", message="IProgress not found")
     env = display.use_renderers()
     seed_everything(seed)
     problems = environment_problems(min_version)
