@@ -22,7 +22,8 @@ What it does:
   loads plotly or circuitsvis from a CDN. Exit status 0 only if the build and checks pass.
 
 Pages listed in book/_toc.yml that do not exist yet are left out of a generated toc
-(`_build/_toc.effective.yml`) with a notice, unless --strict-toc is given.
+(`_build/_toc.effective.yml`) with a notice, and links to them from other pages become plain
+text "(coming soon)" instead of failing the build; --strict-toc (CI) fails instead.
 """
 
 from __future__ import annotations
@@ -84,11 +85,12 @@ def _prune(node, missing: set[str]):
     return node
 
 
-def effective_toc(strict: bool) -> Path:
+def effective_toc(strict: bool) -> tuple[Path, list[str]]:
+    """The toc to build with, and the pages left out of it because they do not exist yet."""
     toc = yaml.safe_load(TOC.read_text(encoding="utf8"))
     missing = sorted({f for f in _toc_files(toc) if not _exists(f)})
     if not missing:
-        return TOC
+        return TOC, []
     if strict:
         sys.exit("book/_toc.yml lists pages that do not exist:\n  " + "\n  ".join(missing))
     if toc.get("root") in missing:
@@ -101,7 +103,7 @@ def effective_toc(strict: bool) -> Path:
         + yaml.safe_dump(_prune(toc, set(missing)), sort_keys=False),
         encoding="utf8",
     )
-    return path
+    return path, missing
 
 
 def git_commit() -> str:
@@ -113,8 +115,10 @@ def git_commit() -> str:
         return "main"
 
 
-def build(toc: Path, builder_args: list[str]) -> int:
+def build(toc: Path, builder_args: list[str], skipped: list[str] = ()) -> int:
     env = dict(os.environ)
+    # links to skipped pages become plain text "(coming soon)" (book/_ext/micourse_site.py)
+    env["MICOURSE_SKIPPED_PAGES"] = os.pathsep.join(skipped)
     env.pop("MICOURSE_OFFLINE", None)  # let load_model decide: real models online, stand-ins offline
     env["MICOURSE_SITE_BUILD"] = "1"
     env.setdefault("MICOURSE_COMMIT", env.get("GITHUB_SHA") or git_commit())
@@ -183,10 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.check_only:
         if args.clean and BUILD.exists():
             shutil.rmtree(BUILD)
-        toc = effective_toc(args.strict_toc)
-        status = build(toc, ["--all"] if args.all else [])
+        toc, skipped = effective_toc(args.strict_toc)
+        status = build(toc, ["--all"] if args.all else [], skipped)
         print(f"\njupyter-book finished with status {status} in {time.monotonic() - start:.1f} s")
         if status != 0:
+            # Sphinx does not repeat an unchanged page's warnings: forget the parsed pages so
+            # that the next build re-reads them all (cheap: executed outputs stay cached).
+            shutil.rmtree(BUILD / ".doctrees", ignore_errors=True)
             print("BUILD FAILED: see the warnings/errors above (a cell error or a Sphinx warning).")
             return 1
     problems = check_site()
