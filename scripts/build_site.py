@@ -19,7 +19,8 @@ What it does:
 * the build also writes `_build/html/notebooks/<page>-{exercises,solutions}.ipynb` (the targets
   of the Colab buttons; publish `_build/html` at the root of the gh-pages branch);
 * then checks the result: no HTML page over 2 MB, every Colab link has its notebook, no page
-  loads plotly or circuitsvis from a CDN. Exit status 0 only if the build and checks pass.
+  loads a script or stylesheet from another host (plotly.js, circuitsvis and MathJax are
+  served from _static/). Exit status 0 only if the build and checks pass.
 
 Pages listed in book/_toc.yml that do not exist yet are left out of a generated toc
 (`_build/_toc.effective.yml`) with a notice, and links to them from other pages become plain
@@ -45,7 +46,9 @@ HTML = BUILD / "html"
 TOC = ROOT / "book" / "_toc.yml"
 CONFIG = ROOT / "book" / "_config.yml"
 MAX_PAGE_BYTES = 2 * 1024 * 1024
-CDN_PATTERNS = ("cdn.plot.ly", "unpkg.com/circuitsvis", "cdn.jsdelivr.net/npm/circuitsvis")
+# inline code that would fetch a bundle (a CDN plotly.js, circuitsvis's unpkg import, MathJax)
+CDN_PATTERNS = ("cdn.plot.ly", "unpkg.com/circuitsvis", "cdn.jsdelivr.net/npm/mathjax")
+_EXTERNAL_ASSET = re.compile(r'<(?:script|link)\b[^>]*\b(?:src|href)="(?:https?:)?//(?!colab\.research\.google\.com)[^"]*"[^>]*>')
 
 
 def _toc_files(node) -> list[str]:
@@ -143,7 +146,7 @@ def check_site() -> list[str]:
     problems: list[str] = []
     if not (HTML / "index.html").exists():
         return [f"{HTML / 'index.html'} is missing: the build did not produce a site"]
-    for name in ("plotly.min.js", "circuitsvis.iife.js"):
+    for name in ("plotly.min.js", "circuitsvis.iife.js", "mathjax/tex-mml-chtml.js"):
         if not (HTML / "_static" / name).exists():
             problems.append(f"_static/{name} is missing")
     link = re.compile(r'data-notebook="([^"]+)"')
@@ -157,7 +160,10 @@ def check_site() -> list[str]:
         text = page.read_text(encoding="utf8", errors="replace")
         for pattern in CDN_PATTERNS:
             if pattern in text:
-                problems.append(f"{rel} loads {pattern} (a CDN): figures must use the shared bundles")
+                problems.append(f"{rel} refers to {pattern} (a CDN): figures must use the shared bundles")
+        for tag in _EXTERNAL_ASSET.findall(text):
+            if 'rel="canonical"' not in tag:
+                problems.append(f"{rel} loads an asset from another host: {tag[:160]}")
         if "application/vnd.plotly.v1+json" in text and "Plotly.newPlot" not in text:
             problems.append(f"{rel}: a plotly figure was not rendered (did the page call setup_page()?)")
         for nb in link.findall(text):

@@ -14,7 +14,11 @@ Loaded by book/_config.yml (`sphinx.local_extensions`). It does four things:
 3. **Notebooks.** After a successful build the same notebooks are generated into
    `<outdir>/notebooks/` (by `micourse.notebooks`), so every banner link has its file.
 4. **Shared bundles.** plotly.js and circuitsvis's bundle are copied once into `_static/`
-   and referenced from the pages that show such figures (see `micourse.display`).
+   and referenced from the pages that show such figures (see `micourse.display`). MathJax
+   too: Sphinx would load it from a CDN; it is served from `_static/mathjax/` instead, copied
+   from the pinned PyPI package django-static-mathjax (MathJax 3.2.2's official es5 build;
+   the package needs no Django for this). With all three local, no page makes a request to
+   another host.
 """
 
 from __future__ import annotations
@@ -170,6 +174,49 @@ def _commit_sha(app: Sphinx) -> str:
         return app.config.html_theme_options.get("repository_branch", "main")
 
 
+MATHJAX_STATIC_DIR = "mathjax"
+# The parts of MathJax's es5 build that tex-mml-chtml.js loads: itself, its fonts, and the TeX
+# extensions and UI pieces it fetches on demand. (sre/, the speech engine, is left out: 4 MB.)
+MATHJAX_PARTS = ("tex-mml-chtml.js", "output/chtml", "input/tex/extensions", "input/mml/extensions", "ui", "a11y", "adaptors")
+
+
+def _mathjax_es5() -> Path | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    es5 = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
+    return es5 if (es5 / "tex-mml-chtml.js").is_file() else None
+
+
+def on_config_inited(app: Sphinx, config) -> None:
+    if _mathjax_es5() is None:
+        LOGGER.warning(
+            "MathJax is not installed locally (pip install django-static-mathjax==3.2.2.1): pages with "
+            "math would load it from a CDN",
+            type="micourse",
+            subtype="mathjax",
+        )
+        return
+    config.mathjax_path = f"{MATHJAX_STATIC_DIR}/tex-mml-chtml.js"
+
+
+def _copy_mathjax(static: Path) -> None:
+    es5 = _mathjax_es5()
+    if es5 is None:
+        return
+    dst_root = static / MATHJAX_STATIC_DIR
+    for part in MATHJAX_PARTS:
+        src = es5 / part
+        dst = dst_root / part
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        elif src.is_file() and (not dst.exists() or dst.stat().st_size != src.stat().st_size):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+
+
 def on_build_finished(app: Sphinx, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -182,6 +229,7 @@ def on_build_finished(app: Sphinx, exception) -> None:
         dst = static / name
         if not dst.exists() or dst.stat().st_size != Path(src).stat().st_size:
             shutil.copyfile(src, dst)
+    _copy_mathjax(static)
     # the Colab notebooks every banner links to
     nbmod = _import_notebooks()
     docs = getattr(app.env, "micourse_notebook_docs", {})
@@ -243,6 +291,7 @@ def setup(app: Sphinx) -> dict:
     # a config value (rebuild "env"): when the set of skipped pages changes, every page is re-read
     app.add_config_value("micourse_skipped_pages", sorted(_skipped_pages()), "env")
     app.add_post_transform(ExerciseCells)
+    app.connect("config-inited", on_config_inited)
     app.connect("source-read", on_source_read)
     app.connect("env-updated", on_env_updated)
     app.connect("html-page-context", on_html_page_context)
