@@ -156,6 +156,28 @@ def on_html_page_context(app: Sphinx, pagename: str, templatename: str, context:
         app.add_js_file(CIRCUITSVIS_STATIC_NAME, priority=200)
 
 
+def add_notebook_downloads(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Put the two notebooks at the top of the theme's download menu (runs after the theme's 501)."""
+    if doctree is None or pagename not in getattr(app.env, "micourse_notebook_docs", {}):
+        return
+    nbmod = _import_notebooks()
+    for group in context.get("header_buttons", []):
+        if group.get("label") != "download-buttons":
+            continue
+        extra = [
+            {
+                "type": "link",
+                "url": context["pathto"](nbmod.notebook_site_path(pagename, variant), 1),
+                "text": f"{variant}.ipynb",
+                "tooltip": f"Download the {variant} notebook",
+                "icon": "fas fa-code",
+                "label": f"download-{variant}-notebook-button",
+            }
+            for variant in ("exercises", "solutions")
+        ]
+        group["buttons"] = extra + list(group.get("buttons", []))
+
+
 def on_env_updated(app: Sphinx, env) -> None:
     env.micourse_notebook_docs = _notebook_docs(app)
 
@@ -295,6 +317,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("source-read", on_source_read)
     app.connect("env-updated", on_env_updated)
     app.connect("html-page-context", on_html_page_context)
+    app.connect("html-page-context", add_notebook_downloads, priority=600)
     app.connect("build-finished", on_build_finished)
     app.add_css_file("micourse.css")
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
