@@ -12,12 +12,18 @@ from micourse.transformer.model import GPT2
 def from_hooked_transformer(hooked) -> GPT2:
     """A `GPT2` with the same weights as a TransformerLens `HookedTransformer`."""
     cfg = Config.from_hooked(hooked.cfg)
-    model = GPT2(cfg)
-    state = {k: v for k, v in hooked.state_dict().items() if not k.endswith((".mask", ".IGNORE"))}
-    if any(v.is_floating_point() and v.dtype != torch.float32 for v in state.values()):
-        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    model.load_state_dict(state, strict=True)
-    return model.to(next(iter(state.values())).device).eval()
+    state = {
+        k: v.detach().float().clone() for k, v in hooked.state_dict().items() if not k.endswith((".mask", ".IGNORE"))
+    }
+    return _with_weights(cfg, state)
+
+
+def _with_weights(cfg: Config, state: dict[str, torch.Tensor]) -> GPT2:
+    """Build a GPT2 straight from `state`, skipping the random initialisation it would overwrite."""
+    with torch.device("meta"):
+        model = GPT2(cfg)
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.eval()
 
 
 def config_from_hf(hf_config) -> Config:
@@ -75,7 +81,7 @@ def hf_gpt2_state_dict(hf_model, cfg: Config) -> dict[str, torch.Tensor]:
         state[f"blocks.{i}.mlp.b_in"] = hf[p + "mlp.c_fc.bias"]
         state[f"blocks.{i}.mlp.W_out"] = hf[p + "mlp.c_proj.weight"]
         state[f"blocks.{i}.mlp.b_out"] = hf[p + "mlp.c_proj.bias"]
-    return {k: v.contiguous() for k, v in state.items()}
+    return {k: v.contiguous().clone() for k, v in state.items()}  # clone: W_U is tied to W_E in HF
 
 
 def from_hf_gpt2(hf_model) -> GPT2:
@@ -83,9 +89,7 @@ def from_hf_gpt2(hf_model) -> GPT2:
     if not hasattr(hf_model, "lm_head") or not hasattr(hf_model, "transformer"):
         raise TypeError(f"Expected a transformers GPT2LMHeadModel, got {type(hf_model).__name__}.")
     cfg = config_from_hf(hf_model.config)
-    model = GPT2(cfg)
-    model.load_state_dict(hf_gpt2_state_dict(hf_model, cfg), strict=True)
-    return model.eval()
+    return _with_weights(cfg, hf_gpt2_state_dict(hf_model, cfg))
 
 
 def load_reference(name: str, device: str | torch.device = "cpu", *, verbose: bool = True) -> GPT2:

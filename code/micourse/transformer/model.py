@@ -6,6 +6,7 @@ works, and `run_with_cache` returns activations under TransformerLens's hook nam
 
 from __future__ import annotations
 
+import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
@@ -24,7 +25,7 @@ def validate_tokens(tokens: object, cfg: Config, offset: int = 0) -> None:
             f"tokens must be a torch.Tensor of token ids, got {type(tokens).__name__}. "
             "Tokenize text first (e.g. tokenizer(text, return_tensors='pt').input_ids)."
         )
-    if tokens.dtype == bool or tokens.is_floating_point() or tokens.is_complex():
+    if tokens.dtype == torch.bool or tokens.is_floating_point() or tokens.is_complex():
         raise TypeError(f"tokens must have an integer dtype (token ids), got {tokens.dtype}. Use tokens.long().")
     if tokens.ndim != 2:
         hint = " Add a batch axis with tokens[None]." if tokens.ndim == 1 else ""

@@ -1,0 +1,167 @@
+"""The KV cache gives the same logits and the same greedy tokens as the plain forward pass."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from micourse.checks import CheckFailure
+from micourse.checks.gpt2 import reference_model
+from micourse.checks.kv_cache import check_attention_with_cache, check_forward_with_cache
+from micourse.transformer import GPT2, Config
+from micourse.transformer.kv_cache import (
+    KVCache,
+    LayerCache,
+    attention_with_cache,
+    block_with_cache,
+    forward_with_cache,
+    generate_greedy,
+)
+
+CFG = Config(d_model=64, n_layers=2, n_heads=4, d_head=16, d_mlp=128, d_vocab=211, n_ctx=64, init_range=0.1)
+
+
+@pytest.fixture(scope="module")
+def model() -> GPT2:
+    return reference_model(CFG, seed=3)
+
+
+def test_chunked_forward_matches_full(model):
+    tokens = torch.randint(0, CFG.d_vocab, (3, 20), generator=torch.Generator().manual_seed(0))
+    cache = KVCache.empty(CFG.n_layers)
+    with torch.no_grad():
+        full = model(tokens)
+        parts = [forward_with_cache(model, tokens[:, a:b], cache) for a, b in ((0, 7), (7, 8), (8, 20))]
+    assert cache.n_pos == 20
+    assert (torch.cat(parts, dim=1) - full).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("cfg", [CFG, Config(d_model=32, n_layers=1, n_heads=2, d_head=16, d_mlp=0, d_vocab=50,
+                                             n_ctx=40, attn_only=True)])
+def test_greedy_identical_with_and_without_cache(cfg):
+    model = reference_model(cfg, seed=1)
+    prompt = torch.randint(0, cfg.d_vocab, (2, 5), generator=torch.Generator().manual_seed(1))
+    with_cache = generate_greedy(model, prompt, 30, use_cache=True)
+    without = generate_greedy(model, prompt, 30, use_cache=False)
+    assert with_cache.shape == (2, 35)
+    assert torch.equal(with_cache, without)
+    assert torch.equal(with_cache[:, :5], prompt)
+
+
+def test_generation_errors(model):
+    prompt = torch.zeros(1, 60, dtype=torch.long)
+    with pytest.raises(ValueError, match="exceeds n_ctx"):
+        generate_greedy(model, prompt, 10)
+    cache = KVCache.empty(CFG.n_layers)
+    forward_with_cache(model, prompt, cache)
+    with pytest.raises(ValueError, match="context window"):
+        forward_with_cache(model, torch.zeros(1, 5, dtype=torch.long), cache)
+    with pytest.raises(ValueError, match="layers"):
+        forward_with_cache(model, prompt, KVCache.empty(1))
+    with pytest.raises(ValueError, match="batch"):
+        forward_with_cache(model, torch.zeros(2, 1, dtype=torch.long), cache if False else _filled(model, batch=1))
+
+
+def _filled(model, batch):
+    cache = KVCache.empty(CFG.n_layers)
+    forward_with_cache(model, torch.zeros(batch, 3, dtype=torch.long), cache)
+    return cache
+
+
+# ------------------------------------------------------------------ checkers
+
+
+def test_checkers_accept_reference():
+    check_attention_with_cache(attention_with_cache)
+    check_forward_with_cache(forward_with_cache)
+
+
+def _rejects(checker, fn, *words):
+    with pytest.raises(CheckFailure) as info:
+        checker(fn)
+    for word in words:
+        assert word in str(info.value), str(info.value)
+
+
+def attn_unshifted_mask(attn, x_new, cache):
+    q, k_new, v_new = attn.qkv(x_new)
+    k, v = cache.append(k_new, v_new)
+    scores = torch.einsum("bqhe,bkhe->bhqk", q, k) / math.sqrt(attn.cfg.d_head)
+    mask = torch.ones(q.shape[1], k.shape[1], dtype=torch.bool).triu(1)
+    z = torch.einsum("bhqk,bkhe->bqhe", scores.masked_fill(mask, float("-inf")).softmax(-1), v)
+    return torch.einsum("bqhe,hed->bqd", z, attn.W_O) + attn.b_O
+
+
+def attn_no_mask(attn, x_new, cache):
+    q, k_new, v_new = attn.qkv(x_new)
+    k, v = cache.append(k_new, v_new)
+    scores = torch.einsum("bqhe,bkhe->bhqk", q, k) / math.sqrt(attn.cfg.d_head)
+    z = torch.einsum("bhqk,bkhe->bqhe", scores.softmax(-1), v)
+    return torch.einsum("bqhe,hed->bqd", z, attn.W_O) + attn.b_O
+
+
+def attn_replaces_cache(attn, x_new, cache):
+    q, k, v = attn.qkv(x_new)
+    cache.k, cache.v = k, v
+    return attn.attend(q, k, v)
+
+
+def attn_ignores_cache_in_output(attn, x_new, cache):
+    _, k_new, v_new = attn.qkv(x_new)
+    cache.append(k_new, v_new)
+    return attn(x_new)
+
+
+def attn_forgets_to_store(attn, x_new, cache):
+    return attn(x_new)
+
+
+def test_attention_checker_rejects():
+    _rejects(check_attention_with_cache, attn_unshifted_mask, "shift the causal mask")
+    _rejects(check_attention_with_cache, attn_no_mask, "keep the causal mask")
+    _rejects(check_attention_with_cache, attn_replaces_cache, "append the new keys")
+    _rejects(check_attention_with_cache, attn_ignores_cache_in_output, "cached keys and values too")
+    _rejects(check_attention_with_cache, attn_forgets_to_store, "still None")
+
+
+def forward_positions_restart(model, new_tokens, cache):
+    resid = model.embed(new_tokens) + model.pos_embed(new_tokens)
+    for block, layer in zip(model.blocks, cache.layers):
+        resid = block_with_cache(block, resid, layer)
+    return model.unembed(model.ln_final(resid))
+
+
+def forward_offset_read_late(model, new_tokens, cache):
+    resid = model.embed(new_tokens)
+    layers_out = resid
+    for block, layer in zip(model.blocks, cache.layers):
+        layers_out = block_with_cache(block, layers_out + (model.pos_embed(new_tokens, cache.n_pos) if block is model.blocks[0] else 0), layer)
+    return model.unembed(model.ln_final(layers_out))
+
+
+def forward_no_cache(model, new_tokens, cache):
+    return model(new_tokens)
+
+
+def forward_one_layer_cache(model, new_tokens, cache):
+    offset = cache.n_pos
+    resid = model.embed_tokens(new_tokens, offset)
+    for block in model.blocks:
+        resid = block_with_cache(block, resid, cache.layers[0])
+    return model.unembed(model.ln_final(resid))
+
+
+def test_forward_checker_rejects():
+    _rejects(check_forward_with_cache, forward_positions_restart, "positions continue")
+    _rejects(check_forward_with_cache, forward_no_cache, "cache holds 0 positions")
+    _rejects(check_forward_with_cache, forward_one_layer_cache, "cache.layers[i]")
+
+
+def test_layer_cache_append():
+    cache = LayerCache()
+    k = torch.randn(1, 2, 3, 4)
+    cache.append(k, k)
+    cache.append(k, k)
+    assert cache.n_pos == 4
