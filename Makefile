@@ -16,7 +16,10 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 BUILD := _build
 SITE := $(BUILD)/html
-NOTEBOOKS := $(SITE)/notebooks
+# The generated notebooks the tests run: nbmake ignores any path with a `_build` folder in it,
+# so they go to build/ (git-ignored). They are byte-identical to the published ones in
+# _build/html/notebooks (tests/test_notebooks_run.py checks it).
+NOTEBOOKS := build/notebooks
 NICE ?= nice -n 10
 # pytest options added by CI or by hand, e.g. `make test PYTEST_ARGS=-x`
 PYTEST_ARGS ?=
@@ -43,11 +46,10 @@ setup-browser:  ## setup, plus headless Chromium and its driver (apt, needs root
 site: setup  ## build the executed site into _build/html (pages re-run only when their code changed)
 	$(NICE) $(PY) scripts/build_site.py $(BUILD_ARGS)
 
-# The site build writes each page's Colab notebooks into _build/html/notebooks/ itself; these
-# are the files the tests run and the deploy publishes. `make notebooks` only regenerates them
-# elsewhere without building the site (scripts/make_notebooks.py --help).
-notebooks: setup  ## only the Colab notebooks, into _build/notebooks (no site build)
-	$(PY) scripts/make_notebooks.py
+# The site build also writes each page's notebooks into _build/html/notebooks/ (published).
+notebooks: setup  ## generate every page's exercises and solutions notebooks into build/notebooks
+	rm -rf $(NOTEBOOKS)
+	$(PY) scripts/make_notebooks.py --out $(NOTEBOOKS)
 
 serve: site  ## build, then serve the site locally
 	@echo ""
@@ -58,6 +60,7 @@ serve: site  ## build, then serve the site locally
 test: setup-browser  ## run every check; exits non-zero on any failure
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory site BUILD_ARGS="--strict-toc $(BUILD_ARGS)"
+	$(MAKE) --no-print-directory notebooks
 	$(MAKE) --no-print-directory test-notebooks
 
 test-unit: setup  ## unit tests of the package, the checkers and the tooling
@@ -68,14 +71,14 @@ test-unit: setup  ## unit tests of the package, the checkers and the tooling
 # every solutions notebook (nbmake, must pass), every exercises notebook (may fail only at
 # its stubs) and every page in headless Chromium.
 test-notebooks: export MICOURSE_REQUIRE_SITE := 1
-test-notebooks:  ## (needs `make site`) solutions via nbmake, exercises, browser tests
+test-notebooks:  ## (needs `make site notebooks`) solutions via nbmake, exercises, browser tests
 	@shopt -s globstar nullglob; sols=( $(NOTEBOOKS)/**/*-solutions.ipynb ); \
-	if [ $${#sols[@]} -eq 0 ]; then echo "no solutions notebook under $(NOTEBOOKS): run 'make site'" >&2; exit 1; fi; \
+	if [ $${#sols[@]} -eq 0 ]; then echo "no solutions notebook under $(NOTEBOOKS): run 'make notebooks'" >&2; exit 1; fi; \
 	echo "[test] $${#sols[@]} solutions notebooks, the exercises notebooks, the browser tests"; \
 	$(NICE) $(PY) -m pytest --nbmake --nbmake-timeout=$(NB_TIMEOUT) -p no:cacheprovider \
 	    "$${sols[@]}" tests/test_notebooks_run.py tests/test_site_browser.py $(PYTEST_ARGS)
 
-test-exercises:  ## (needs `make site`) only the exercises notebooks
+test-exercises:  ## (needs `make notebooks`) only the exercises notebooks
 	$(NICE) $(PY) -m pytest tests/test_notebooks_run.py $(PYTEST_ARGS)
 
 test-browser: setup-browser  ## (needs `make site`) only the browser tests
@@ -85,7 +88,7 @@ lint-workflows:  ## actionlint and the pinning rules on .github/workflows
 	$(PY) -m pytest tests/test_workflows.py $(PYTEST_ARGS)
 
 clean:  ## remove the built site (keeps the execution cache)
-	rm -rf $(SITE) $(BUILD)/screenshots
+	rm -rf $(SITE) $(BUILD)/screenshots $(NOTEBOOKS)
 
 clean-cache:  ## remove the built site and the execution cache: every page re-runs
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(NOTEBOOKS)

@@ -82,7 +82,7 @@ if [ "$WANT_BROWSER" = 1 ]; then
     fi
     export DEBIAN_FRONTEND=noninteractive
     $sudo_ apt-get update -qq
-    $sudo_ apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-liberation >/dev/null
+    $sudo_ apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-liberation fonts-noto-color-emoji >/dev/null
     say "browser: $(chromium --version 2>/dev/null || echo chromium)"
   fi
 fi

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOTEBOOKS, need_built
+from conftest import NOTEBOOKS, SITE_NOTEBOOKS, need_built
 
 STUB_TAG = "exercise-stub"
 CELL_TIMEOUT_S = 600
@@ -66,6 +66,17 @@ def stub_failure_problems(nb) -> list[str]:
 def test_there_are_exercises_notebooks():
     need_built(NOTEBOOKS, "the generated notebooks")
     assert _exercises_notebooks(), f"no *-exercises.ipynb under {NOTEBOOKS}"
+
+
+def test_tested_notebooks_are_the_published_ones():
+    """The notebooks run here are byte for byte the ones the site publishes for Colab."""
+    need_built(NOTEBOOKS, "the generated notebooks")
+    need_built(SITE_NOTEBOOKS, "the site's notebooks")
+    tested = {p.relative_to(NOTEBOOKS): p.read_bytes() for p in NOTEBOOKS.rglob("*.ipynb")}
+    published = {p.relative_to(SITE_NOTEBOOKS): p.read_bytes() for p in SITE_NOTEBOOKS.rglob("*.ipynb")}
+    assert sorted(tested) == sorted(published), "`make notebooks` and the site build made different sets"
+    differ = sorted(str(rel) for rel in tested if tested[rel] != published[rel])
+    assert not differ, f"these notebooks differ from the published ones (rebuild the site?): {differ}"
 
 
 @pytest.mark.slow
