@@ -6,6 +6,7 @@ Usage (from anywhere, with the venv active):
     python scripts/build_site.py                 # cached build; skips toc pages not written yet
     python scripts/build_site.py --strict-toc    # CI: a page listed in book/_toc.yml but missing fails
     python scripts/build_site.py --clean         # delete _build/ first (cache included): full rebuild
+    python scripts/build_site.py --clean-cache   # re-execute every page (e.g. after changing micourse)
     python scripts/build_site.py --check-only    # only run the checks on an existing _build/html
 
 What it does:
@@ -109,6 +110,38 @@ def effective_toc(strict: bool) -> tuple[Path, list[str]]:
     return path, missing
 
 
+PACKAGE_STAMP = BUILD / ".micourse-package.sha256"
+
+
+def package_fingerprint() -> str:
+    """A hash of the course package's source: cached page outputs depend on it too."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "code" / "micourse").rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".json", ".safetensors", ".txt"}:
+            h.update(path.relative_to(ROOT).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def note_package_changes(clean_cache: bool) -> None:
+    """jupyter-cache only looks at a page's own code: say so when micourse changed under it."""
+    cache = BUILD / ".jupyter_cache"
+    now = package_fingerprint()
+    if clean_cache:
+        # the parsed pages go too, or Sphinx would not re-read (and so not re-execute) them
+        shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(BUILD / ".doctrees", ignore_errors=True)
+    elif cache.exists() and PACKAGE_STAMP.exists() and PACKAGE_STAMP.read_text().strip() != now:
+        print(
+            "NOTICE: code/micourse changed since pages were last executed; cached outputs are reused. "
+            "Run with --clean-cache to re-execute every page (CI always does)."
+        )
+    BUILD.mkdir(exist_ok=True)
+    PACKAGE_STAMP.write_text(now + "\n")
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(
@@ -185,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the course site into _build/html.")
     parser.add_argument("--strict-toc", action="store_true", help="fail if book/_toc.yml lists a missing page")
     parser.add_argument("--clean", action="store_true", help="delete _build/ (and the execution cache) first")
+    parser.add_argument("--clean-cache", action="store_true", help="re-execute every page (keeps _build/html)")
     parser.add_argument("--check-only", action="store_true", help="skip the build, check _build/html")
     parser.add_argument("--all", action="store_true", help="rewrite every page (Sphinx -a; the cache still applies)")
     args = parser.parse_args(argv)
@@ -193,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.check_only:
         if args.clean and BUILD.exists():
             shutil.rmtree(BUILD)
+        note_package_changes(args.clean_cache)
         toc, skipped = effective_toc(args.strict_toc)
         status = build(toc, ["--all"] if args.all else [], skipped)
         print(f"\njupyter-book finished with status {status} in {time.monotonic() - start:.1f} s")
