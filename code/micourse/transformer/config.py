@@ -77,10 +77,10 @@ class Config:
             d_mlp=cfg.d_mlp if not cfg.attn_only else (cfg.d_mlp or 0),
             d_vocab=cfg.d_vocab,
             n_ctx=cfg.n_ctx,
-            layer_norm_eps=cfg.eps,
+            layer_norm_eps=float(cfg.eps),
             act_fn=cfg.act_fn,
             attn_only=cfg.attn_only,
-            init_range=cfg.initializer_range,
+            init_range=float(cfg.initializer_range),
         )
 
     def to_hooked(self, **overrides: Any):
