@@ -8,6 +8,7 @@ Usage (from anywhere, with the venv active):
     python scripts/build_site.py --clean         # delete _build/ first (cache included): full rebuild
     python scripts/build_site.py --clean-cache   # re-execute every page (e.g. after changing micourse)
     python scripts/build_site.py --check-only    # only run the checks on an existing _build/html
+    python scripts/build_site.py --skip chapters/01-transformers/04-training   # leave a page out
 
 What it does:
 * runs `jupyter-book build <repo> --config book/_config.yml --toc <toc> -W --keep-going`:
@@ -89,17 +90,22 @@ def _prune(node, missing: set[str]):
     return node
 
 
-def effective_toc(strict: bool) -> tuple[Path, list[str]]:
-    """The toc to build with, and the pages left out of it because they do not exist yet."""
+def effective_toc(strict: bool, skip: list[str] = ()) -> tuple[Path, list[str]]:
+    """The toc to build with, and the pages left out of it (not written yet, or --skip)."""
     toc = yaml.safe_load(TOC.read_text(encoding="utf8"))
-    missing = sorted({f for f in _toc_files(toc) if not _exists(f)})
+    absent = sorted({f for f in _toc_files(toc) if not _exists(f)})
+    if absent and strict:
+        sys.exit("book/_toc.yml lists pages that do not exist:\n  " + "\n  ".join(absent))
+    skip = {s.removesuffix(".md") for s in skip}
+    unknown = skip - set(_toc_files(toc))
+    if unknown:
+        sys.exit(f"--skip: not in book/_toc.yml: {', '.join(sorted(unknown))}")
+    missing = sorted(set(absent) | skip)
     if not missing:
         return TOC, []
-    if strict:
-        sys.exit("book/_toc.yml lists pages that do not exist:\n  " + "\n  ".join(missing))
     if toc.get("root") in missing:
         sys.exit(f"the root page {toc['root']} is missing")
-    print("NOTICE: skipping pages listed in book/_toc.yml that do not exist yet:\n  " + "\n  ".join(missing))
+    print("NOTICE: leaving out pages listed in book/_toc.yml (not written yet, or --skip):\n  " + "\n  ".join(missing))
     BUILD.mkdir(exist_ok=True)
     path = BUILD / "_toc.effective.yml"
     path.write_text(
@@ -218,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the course site into _build/html.")
     parser.add_argument("--strict-toc", action="store_true", help="fail if book/_toc.yml lists a missing page")
     parser.add_argument("--clean", action="store_true", help="delete _build/ (and the execution cache) first")
+    parser.add_argument("--skip", action="append", default=[], metavar="DOC",
+                        help="leave a page out, e.g. --skip chapters/01-transformers/04-training (repeatable)")
     parser.add_argument("--clean-cache", action="store_true", help="re-execute every page (keeps _build/html)")
     parser.add_argument("--check-only", action="store_true", help="skip the build, check _build/html")
     parser.add_argument("--all", action="store_true", help="rewrite every page (Sphinx -a; the cache still applies)")
@@ -228,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.clean and BUILD.exists():
             shutil.rmtree(BUILD)
         note_package_changes(args.clean_cache)
-        toc, skipped = effective_toc(args.strict_toc)
+        toc, skipped = effective_toc(args.strict_toc, args.skip)
         status = build(toc, ["--all"] if args.all else [], skipped)
         print(f"\njupyter-book finished with status {status} in {time.monotonic() - start:.1f} s")
         if status != 0:
