@@ -17,9 +17,16 @@ from micourse.standins import synthetic
 
 
 def repeated_random_tokens(
-    batch: int, seq_len: int, seed: int = 0, low: int = 1000, high: int = 50000, bos: int = 50256
+    batch: int, seq_len: int, seed: int = 0, low: int = 1000, high: int = 50000, bos: int = 50256, model=None
 ) -> Int[Tensor, "batch 1+2*seq_len"]:
-    """BOS, then `seq_len` random tokens, then the same tokens again: the induction-head test input."""
+    """BOS, then `seq_len` random tokens, then the same tokens again: the induction-head test input.
+
+    Given a `model`, its vocabulary size and BOS token are used (the real attn-only-2l has its own tokenizer).
+    """
+    if model is not None:
+        high = min(high, model.cfg.d_vocab)
+        if getattr(model, "tokenizer", None) is not None and model.tokenizer.bos_token_id is not None:
+            bos = model.tokenizer.bos_token_id
     g = torch.Generator().manual_seed(seed)
     half = torch.randint(low, high, (batch, seq_len), generator=g)
     return torch.cat([torch.full((batch, 1), bos), half, half], dim=1)
@@ -28,7 +35,7 @@ def repeated_random_tokens(
 @torch.no_grad()
 def induction_scores(model, seq_len: int = 40, batch: int = 8, seed: int = 0) -> Float[Tensor, "n_layers n_heads"]:
     """Mean attention from each token in the repeat to the token right after its first occurrence."""
-    tokens = repeated_random_tokens(batch, seq_len, seed)
+    tokens = repeated_random_tokens(batch, seq_len, seed, model=model)
     _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("hook_pattern"))
     scores = []
     for layer in range(model.cfg.n_layers):
@@ -41,7 +48,7 @@ def induction_scores(model, seq_len: int = 40, batch: int = 8, seed: int = 0) ->
 @torch.no_grad()
 def previous_token_scores(model, seq_len: int = 40, batch: int = 8, seed: int = 0) -> Float[Tensor, "n_layers n_heads"]:
     """Mean attention from each position to the one just before it, on repeated random tokens."""
-    tokens = repeated_random_tokens(batch, seq_len, seed)
+    tokens = repeated_random_tokens(batch, seq_len, seed, model=model)
     _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("hook_pattern"))
     return torch.stack(
         [cache["pattern", l].diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=(0, -1)) for l in range(model.cfg.n_layers)]
@@ -51,7 +58,7 @@ def previous_token_scores(model, seq_len: int = 40, batch: int = 8, seed: int = 
 @torch.no_grad()
 def repeated_halves_loss(model, seq_len: int = 40, batch: int = 8, seed: int = 0) -> tuple[float, float]:
     """Mean next-token loss on the first and on the repeated half of repeated random tokens."""
-    tokens = repeated_random_tokens(batch, seq_len, seed)
+    tokens = repeated_random_tokens(batch, seq_len, seed, model=model)
     logits = model(tokens)
     logprobs = logits[:, :-1].log_softmax(-1).gather(-1, tokens[:, 1:, None])[..., 0]
     loss = -logprobs

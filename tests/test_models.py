@@ -1,0 +1,67 @@
+"""load_model: names, errors, and what it says about the model it returns."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from micourse import models
+from micourse.standins.weights import WEIGHTS_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(models.UnknownModelError) as err:
+        models.load_model("gpt5-huge")
+    for name in models.known_models():
+        assert name in str(err.value)
+
+
+def test_non_string_name():
+    with pytest.raises(TypeError, match="model name"):
+        models.load_model(42)
+
+
+@pytest.mark.parametrize("name", ["gpt2-small", "attn-only-2l"])
+def test_standin_says_what_it_is(name, monkeypatch, capsys):
+    monkeypatch.setenv("MICOURSE_OFFLINE", "1")
+    model = models.load_model(name)
+    out = capsys.readouterr().out
+    assert "STAND-IN" in out and name in out
+    assert model.micourse_info.standin
+    assert model.cfg.model_name == f"micourse-standin-{name}"
+    assert model.to_tokens("The capital of France is", prepend_bos=False)[0].tolist() == [464, 3139, 286, 4881, 318]
+    assert "blocks.0.attn.hook_pattern" in model.hook_dict
+
+
+def test_gpt2_alias(monkeypatch):
+    monkeypatch.setenv("MICOURSE_OFFLINE", "1")
+    assert models.load_model("gpt2", verbose=False).micourse_info.name == "gpt2-small"
+
+
+def test_load_time_including_imports():
+    env = {**os.environ, "MICOURSE_OFFLINE": "1"}
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", "from micourse.models import load_model; load_model('gpt2-small')"],
+        check=True, env=env, capture_output=True,
+    )
+    assert time.perf_counter() - start < 10.0
+
+
+def test_weights_are_small():
+    total = sum(p.stat().st_size for p in WEIGHTS_DIR.glob("*.safetensors"))
+    assert 0 < total <= 25 * 2**20
+
+
+def test_pages_never_call_from_pretrained():
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "chapters").rglob("*.md")
+        if "from_pretrained" in p.read_text() or "boot_transformers" in p.read_text()
+    ]
+    assert not offenders, f"pages must load models with micourse.models.load_model: {offenders}"
