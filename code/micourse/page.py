@@ -10,6 +10,7 @@ instead of failing obscurely twenty cells later.
 from __future__ import annotations
 
 import random
+import textwrap
 import warnings
 from dataclasses import dataclass, field
 
@@ -110,5 +111,5 @@ def setup_page(seed: int = DEFAULT_SEED, *, min_version: str | None = None, quie
     if problems and not quiet:
         print("\u26a0 This page is running outside a complete course setup:")
         for problem in problems:
-            print(f"  - {problem}")
+            print(textwrap.fill(problem, width=88, initial_indent="  - ", subsequent_indent="    "))
     CURRENT = PageSetup(environment=env, seed=seed, problems=problems)
