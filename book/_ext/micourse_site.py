@@ -261,7 +261,8 @@ def on_build_finished(app: Sphinx, exception) -> None:
         Path(app.outdir),
         repo_url=f"https://github.com/{org}/{repo}",
         commit=_commit_sha(app),
-        site_url=app.config.html_baseurl or None,
+        # GitHub Pages serves the gh-pages branch there (derived, so the repository stays named once)
+        site_url=app.config.html_baseurl or f"https://{org}.github.io/{repo}/",
     )
     LOGGER.info(f"[micourse] wrote {len(written)} Colab notebooks under {Path(app.outdir) / 'notebooks'}")
 
