@@ -31,11 +31,17 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 py="$VENV/bin/python"
-pip_install() { "$py" -m pip install --quiet --disable-pip-version-check --progress-bar off "$@"; }
+# (the grep drops pip's notes about missing local index folders that some machines configure)
+pip_install() {
+  "$py" -m pip install --quiet --disable-pip-version-check --progress-bar off "$@" 2>&1 \
+    | { grep -v "^WARNING: Location 'file:" || true; }
+}
 
 # 2. Torch, first and alone.
-if "$py" -c "import torch" >/dev/null 2>&1; then
-  say "torch $("$py" -c 'import torch; print(torch.__version__)') already installed"
+# (metadata look-ups, not imports: importing torch takes seconds)
+installed() { "$py" -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$1" 2>/dev/null; }
+if torch_version="$(installed torch)"; then
+  say "torch $torch_version already installed"
 else
   say "installing torch==$TORCH_VERSION (CPU)"
   if [ -n "${TORCH_INDEX_URL:-}" ]; then
@@ -49,14 +55,14 @@ fi
 #    A stamp records what was installed; a changed pyproject.toml or lock file reinstalls.
 stamp="$VENV/.course-install-stamp"
 want="$(cat pyproject.toml requirements/lock.txt | "$py" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$py" -c "import micourse" >/dev/null 2>&1; then
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && installed micourse >/dev/null; then
   say "course package and tools up to date"
 else
   say "installing the course package with its [site,test] extras (pinned by requirements/lock.txt)"
   pip_install -e ".[site,test]" -c requirements/lock.txt
   # The browser tests drive Chromium through selenium. Until pyproject's [test] extra lists it,
   # install the locked version here.
-  if ! "$py" -c "import selenium" >/dev/null 2>&1; then
+  if ! installed selenium >/dev/null; then
     pip_install selenium -c requirements/lock.txt
   fi
   echo "$want" > "$stamp"
