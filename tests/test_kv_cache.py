@@ -61,7 +61,7 @@ def test_generation_errors(model):
     with pytest.raises(ValueError, match="layers"):
         forward_with_cache(model, prompt, KVCache.empty(1))
     with pytest.raises(ValueError, match="batch"):
-        forward_with_cache(model, torch.zeros(2, 1, dtype=torch.long), cache if False else _filled(model, batch=1))
+        forward_with_cache(model, torch.zeros(2, 1, dtype=torch.long), _filled(model, batch=1))
 
 
 def _filled(model, batch):
@@ -133,14 +133,6 @@ def forward_positions_restart(model, new_tokens, cache):
     return model.unembed(model.ln_final(resid))
 
 
-def forward_offset_read_late(model, new_tokens, cache):
-    resid = model.embed(new_tokens)
-    layers_out = resid
-    for block, layer in zip(model.blocks, cache.layers):
-        layers_out = block_with_cache(block, layers_out + (model.pos_embed(new_tokens, cache.n_pos) if block is model.blocks[0] else 0), layer)
-    return model.unembed(model.ln_final(layers_out))
-
-
 def forward_no_cache(model, new_tokens, cache):
     return model(new_tokens)
 
@@ -155,7 +147,7 @@ def forward_one_layer_cache(model, new_tokens, cache):
 
 def test_forward_checker_rejects():
     _rejects(check_forward_with_cache, forward_positions_restart, "positions continue")
-    _rejects(check_forward_with_cache, forward_no_cache, "cache holds 0 positions")
+    _rejects(check_forward_with_cache, forward_no_cache, "still empty")
     _rejects(check_forward_with_cache, forward_one_layer_cache, "cache.layers[i]")
 
 

@@ -125,11 +125,13 @@ def check_forward_with_cache(fn: Callable) -> None:
     for start, new in _chunks(tokens):
         end = start + new.shape[1]
         out = _call(fn, model, new, cache, what="forward_with_cache")
-        if cache.n_pos != end:
-            raise CheckFailure(
-                f"After {end} tokens the cache holds {cache.n_pos} positions: pass each layer its own "
-                "cache.layers[i] so that every attention layer stores its keys and values."
-            )
+        counts = [layer.n_pos for layer in cache.layers]
+        if counts != [end] * len(counts):
+            if not any(counts):
+                why = "the cache is still empty: run each block's attention through attention_with_cache with its layer cache."
+            else:
+                why = "pass block i its own cache.layers[i], so that every layer stores its keys and values once."
+            raise CheckFailure(f"After {end} tokens the layer caches hold {counts} positions, expected {end} each: {why}")
 
         def restarted_positions(new=new, start=start) -> Tensor:
             scratch = KVCache.empty(CHECK_CFG.n_layers)
