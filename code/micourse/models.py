@@ -77,7 +77,9 @@ def load_standin(name: str, device: str | torch.device = "cpu"):
     missing = [k for k in missing if not k.endswith((".IGNORE", ".mask")) and "hook" not in k]
     if missing or unexpected:
         raise RuntimeError(f"Stand-in weights do not fit {spec.name}: missing {missing}, unexpected {unexpected}.")
-    model.to(device).eval()
+    if str(device) != "cpu":  # (TransformerLens prints a line for every move, even a no-op)
+        model.to(device)
+    model.eval()
     n_params = sum(p.numel() for k, p in model.named_parameters() if not k.startswith(("embed.", "unembed.")))
     model.micourse_info = ModelInfo(
         name=spec.name,

@@ -149,7 +149,7 @@ def _mask(ids: torch.Tensor, n: int) -> torch.Tensor:
     return m
 
 
-RECIPES = {"attn-only-2l": (train_attn_only, 1500), "gpt2-small": (train_gpt2, 2400)}
+RECIPES = {"attn-only-2l": (train_attn_only, 3000), "gpt2-small": (train_gpt2, 2400)}
 
 
 def main(argv: list[str] | None = None) -> None:
