@@ -62,7 +62,7 @@ class InBatchTiedLoss:
         return RestrictedVocabLoss(tokens.flatten(), self.d_vocab, tied=True)(model, tokens)
 
 
-def train_attn_only(steps: int, seed: int):
+def train_attn_only(steps: int, seed: int, seq_len: int = 128):
     model = _fresh_model("attn-only-2l", seed)
     cfg = TrainingConfig(steps=steps, lr=1e-3, warmup_steps=min(50, steps), min_lr_ratio=0.3, weight_decay=0.01, eval_every=100, seed=seed)
 
@@ -79,7 +79,7 @@ def train_attn_only(steps: int, seed: int):
             extra = json.dumps(hist.evals[-1]) if hist.eval_steps and hist.eval_steps[-1] == step else ""
             print(f"step {step + 1:5d}  loss {loss:.3f}  {extra}", flush=True)
 
-    hist = train(model, induction_batches(32, 128, seed), cfg, loss_fn=InBatchTiedLoss(model.cfg.d_vocab), evaluate=evaluate, on_step=log)
+    hist = train(model, induction_batches(32, seq_len, seed), cfg, loss_fn=InBatchTiedLoss(model.cfg.d_vocab), evaluate=evaluate, on_step=log)
     model.unembed.W_U.data = model.embed.W_E.data.T.clone()
     model.unembed.b_U.data.zero_()
     return model, hist, None, {"tied": True, "data": "repeated random tokens (ids 1000-49999, periods 8-48, BOS first)"}
@@ -108,7 +108,7 @@ def synthetic_stream(n_docs: int, seed: int) -> torch.Tensor:
     return torch.tensor(ids, dtype=torch.long)
 
 
-def train_gpt2(steps: int, seed: int):
+def train_gpt2(steps: int, seed: int, seq_len: int = 128):
     from micourse.data import kjv_text, tokenize_text
 
     t0 = time.perf_counter()
@@ -136,7 +136,7 @@ def train_gpt2(steps: int, seed: int):
             print(f"step {step + 1:5d}  loss {loss:.3f}  {extra}", flush=True)
 
     loss_fn = RestrictedVocabLoss(seen, model.cfg.d_vocab)
-    hist = train(model, text_batches(kjv, synth, 16, 128, seed), cfg, loss_fn=loss_fn, evaluate=evaluate, on_step=log)
+    hist = train(model, text_batches(kjv, synth, 16, seq_len, seed), cfg, loss_fn=loss_fn, evaluate=evaluate, on_step=log)
     with torch.no_grad():
         model.unembed.b_U.data[~_mask(seen, model.cfg.d_vocab)] = -30.0
     return model, hist, seen, {"data": "half King James Bible (all but the last 6 books), half synthetic documents "
@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (results depend on it)")
+    parser.add_argument("--seq-len", type=int, default=None, help="tokens per training sequence (default: the recipe's)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -165,8 +166,9 @@ def main(argv: list[str] | None = None) -> None:
     # (torch.use_deterministic_algorithms made a step 80x slower here.)
     recipe, default_steps = RECIPES[args.name]
     steps = args.steps or default_steps
-    model, hist, seen, meta = recipe(steps, args.seed)
-    meta.update({"steps": steps, "seed": args.seed, "threads": args.threads, "train_seconds": round(hist.seconds, 1),
+    extra = {"seq_len": args.seq_len} if args.seq_len else {}
+    model, hist, seen, meta = recipe(steps, args.seed, **extra)
+    meta.update({"steps": steps, "seed": args.seed, **extra, "threads": args.threads, "train_seconds": round(hist.seconds, 1),
                  "final_eval": hist.evals[-1] if hist.evals else {}, "torch": torch.__version__})
     out = args.out or WEIGHTS_DIR / STANDINS[args.name].weights_file
     save_standin(model.state_dict(), STANDINS[args.name].cfg, out, seen, meta, tied=meta.get("tied", False))
