@@ -35,8 +35,8 @@ STANDINS: dict[str, StandInSpec] = {
     "attn-only-2l": StandInSpec(
         name="attn-only-2l",
         summary=(
-            "a 2-layer attention-only model trained by this course on repeated random tokens "
-            "and King James Bible text"
+            "a 2-layer attention-only model trained by this course on sequences of repeated "
+            "random tokens, where only an induction circuit lowers the loss"
         ),
         cfg=dict(
             n_layers=2, d_model=128, n_heads=4, d_head=32, n_ctx=256, attn_only=True, act_fn="gelu_new",
