@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import ROOT, SCREENSHOTS, SITE, need_built
+from conftest import ROOT, SCREENSHOTS, SITE, need_built, site_required
 
 pytestmark = pytest.mark.browser
 
@@ -101,19 +101,17 @@ def _browser_paths() -> tuple[str, str]:
     for what, path in (("Chromium", chrome), ("ChromeDriver", driver)):
         if not Path(path).exists():
             message = f"{what} not found at {path}: run `bash scripts/setup_env.sh --browser`"
-            if os.environ.get("MICOURSE_REQUIRE_SITE"):
-                pytest.fail(message)
-            pytest.skip(message)
+            (pytest.fail if site_required() else pytest.skip)(message)
     return chrome, driver
 
 
 @pytest.fixture(scope="module")
 def browser(server):
-    selenium = pytest.importorskip("selenium", reason="selenium is installed by scripts/setup_env.sh")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    del selenium
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        (pytest.fail if site_required() else pytest.skip)("selenium is missing: run `bash scripts/setup_env.sh`")
     chrome, driver_path = _browser_paths()
     os.environ["SE_OFFLINE"] = "true"  # selenium-manager must not look for downloads
     profile = tempfile.mkdtemp(prefix="micourse-chromium-")
@@ -140,9 +138,10 @@ const views = Array.from(document.querySelectorAll('[id^="circuits-vis-"]'));
 return {
   ready: document.readyState,
   plots: plots.map(d => ({id: d.id, drawn: d.classList.contains('js-plotly-plot') && !!d.querySelector('svg.main-svg')})),
+  // a view folded away (offsetParent null) has no size; one on show must have some
   views: views.map(v => ({id: v.id,
-                          drawn: v.childElementCount > 0 && v.getBoundingClientRect().height > 0
-                                 && !v.textContent.includes('did not load')})),
+                          drawn: v.childElementCount > 0 && !v.textContent.includes('did not load')
+                                 && (v.offsetParent === null || v.getBoundingClientRect().height > 0)})),
 };
 """
 
