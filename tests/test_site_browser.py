@@ -47,8 +47,19 @@ CHROME_FLAGS = [
     "--disable-dev-shm-usage",
     "--window-size=1280,900",
 ]
-# Chromium asks every site for /favicon.ico by itself; the 404 says nothing about the page.
-IGNORED_CONSOLE = ("favicon.ico",)
+# Console messages that say nothing about the course's pages. Keep this list short, give each
+# entry its reason, and remove an entry as soon as its cause is fixed.
+IGNORED_CONSOLE = (
+    # Chromium asks every site for /favicon.ico by itself; the 404 is not the page's.
+    "favicon.ico",
+    # jupyter-book 1.0.4 (sphinx-thebe 0.3.1) writes sphinx-thebe's inline config script twice on
+    # every page, even in a one-page book with the default config; the second `const` throws.
+    # Thebe (live code) is not used by the course, so nothing breaks for a reader.
+    "Identifier 'THEBE_JS_URL' has already been declared",
+    # pydata-sphinx-theme, when the page sets no default mode: fixed by
+    # `sphinx.config.html_context.default_mode` in book/_config.yml.
+    "Got invalid theme mode: . Resetting to auto.",
+)
 
 
 def site_pages() -> list[str]:
