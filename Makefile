@@ -57,11 +57,12 @@ serve: site  ## build, then serve the site locally
 	@echo ""
 	$(PY) -m http.server $(PORT) --bind $(HOST) --directory $(SITE)
 
+# Each stage prints how long it took ("[time] ..."), so a slow stage is easy to spot.
 test: setup-browser  ## run every check; exits non-zero on any failure
-	$(MAKE) --no-print-directory test-unit
-	$(MAKE) --no-print-directory site BUILD_ARGS="--strict-toc $(BUILD_ARGS)"
-	$(MAKE) --no-print-directory notebooks
-	$(MAKE) --no-print-directory test-notebooks
+	TIMEFORMAT='[time] %0R s  unit tests'; time $(MAKE) --no-print-directory test-unit
+	TIMEFORMAT='[time] %0R s  site build'; time $(MAKE) --no-print-directory site BUILD_ARGS="--strict-toc $(BUILD_ARGS)"
+	TIMEFORMAT='[time] %0R s  notebooks'; time $(MAKE) --no-print-directory notebooks
+	TIMEFORMAT='[time] %0R s  solutions, exercises, browser'; time $(MAKE) --no-print-directory test-notebooks
 
 test-unit: setup  ## unit tests of the package, the checkers and the tooling
 	$(NICE) $(PY) -m pytest tests \
