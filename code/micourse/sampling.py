@@ -283,8 +283,11 @@ def generate(
     tok = _tokenizer_for(model, tokenizer)
     bos = tok.bos_token_id if tok is not None else None
     if isinstance(prompt, str):
-        ids = tok(prompt)["input_ids"]
-        if prepend_bos and bos is not None:
+        ids = list(tok(prompt)["input_ids"])
+        if ids and bos is not None and ids[0] == bos and not prompt.startswith(tok.decode([bos])):
+            ids = ids[1:]  # some tokenizers (TransformerLens sets add_bos_token) add BOS themselves
+        added_bos = prepend_bos and bos is not None
+        if added_bos:
             ids = [bos] + ids
         tokens = torch.tensor(ids, dtype=torch.long)
     else:
@@ -302,9 +305,9 @@ def generate(
         eos = getattr(tok, "eos_token_id", None)
         for _ in range(max_new_tokens):
             nxt = _next_token(logits_of(out[None, :])[0], out, settings, generator)
-            out = torch.cat([out, nxt.reshape(1).to(out.dtype)])
             if stop_at_eos and eos is not None and int(nxt) == eos:
-                break
-    if isinstance(prompt, str) and prepend_bos and bos is not None:
+                break  # the end-of-text token itself is not part of the continuation
+            out = torch.cat([out, nxt.reshape(1).to(out.dtype)])
+    if isinstance(prompt, str) and added_bos:
         out = out[1:]
     return tok.decode(out.tolist())
