@@ -60,11 +60,6 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && installed micourse >/de
 else
   say "installing the course package with its [site,test] extras (pinned by requirements/lock.txt)"
   pip_install -e ".[site,test]" -c requirements/lock.txt
-  # The browser tests drive Chromium through selenium. Until pyproject's [test] extra lists it,
-  # install the locked version here.
-  if ! installed selenium >/dev/null; then
-    pip_install selenium -c requirements/lock.txt
-  fi
   echo "$want" > "$stamp"
 fi
 

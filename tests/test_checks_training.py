@@ -57,3 +57,18 @@ def test_lr_schedule():
     rejects(chk.check_lr_schedule, linear, "linear decay")
     rejects(chk.check_lr_schedule, whole_span, "after the warm-up")
     rejects(chk.check_lr_schedule, lambda s, c: "fast", "return a float")
+
+
+def test_restricted_vocab_loss_matches_full_loss_on_the_reference_model():
+    """Scoring only a subset of the vocabulary equals the full loss once the rest is masked out."""
+    from micourse.training import RestrictedVocabLoss
+    from micourse.transformer import GPT2, Config
+
+    torch.manual_seed(0)
+    cfg = Config(d_vocab=50, n_ctx=16, d_model=16, n_heads=2, d_head=8, d_mlp=32, n_layers=1)
+    model = GPT2(cfg)
+    tokens = torch.randint(0, 20, (2, 8))
+    ids = torch.arange(20)
+    restricted = RestrictedVocabLoss(ids, cfg.d_vocab)(model, tokens)
+    logits = model(tokens)[..., :20]
+    assert torch.allclose(restricted, next_token_loss(logits, tokens), atol=1e-6)

@@ -56,9 +56,6 @@ IGNORED_CONSOLE = (
     # every page, even in a one-page book with the default config; the second `const` throws.
     # Thebe (live code) is not used by the course, so nothing breaks for a reader.
     "Identifier 'THEBE_JS_URL' has already been declared",
-    # pydata-sphinx-theme, when the page sets no default mode: fixed by
-    # `sphinx.config.html_context.default_mode` in book/_config.yml.
-    "Got invalid theme mode: . Resetting to auto.",
 )
 
 

@@ -108,13 +108,13 @@ def sentiment_pair(rng: random.Random) -> str:
     return first.format(thing=thing) + " " + rng.choice(FOLLOW).format(thing=thing, adj=rng.choice(adjs))
 
 
-def synthetic_document(rng: random.Random) -> str:
-    """A few sentences of one kind: 60% indirect objects, 10% facts, 30% sentiment."""
+def synthetic_document(rng: random.Random, ioi_templates=IOI_TEMPLATES, ioi_share: float = 0.6) -> str:
+    """A few sentences of one kind: indirect objects (`ioi_share`), facts (10%), sentiment (the rest)."""
     r = rng.random()
     n = rng.randint(1, 3)
-    if r < 0.6:
-        return " ".join(ioi_sentence(rng)["text"] for _ in range(n))
-    if r < 0.7:
+    if r < ioi_share:
+        return " ".join(ioi_sentence(rng, ioi_templates)["text"] for _ in range(n))
+    if r < ioi_share + 0.1:
         return " ".join(fact_sentence(rng) for _ in range(n))
     return " ".join(sentiment_pair(rng) for _ in range(n))
 

@@ -95,26 +95,27 @@ def text_batches(kjv: torch.Tensor, synth: torch.Tensor, batch: int, seq_len: in
         yield torch.cat([random_windows(kjv, half, seq_len, g), random_windows(synth, batch - half, seq_len, g)])
 
 
-def synthetic_stream(n_docs: int, seed: int) -> torch.Tensor:
+def synthetic_stream(n_docs: int, seed: int, **doc_kwargs) -> torch.Tensor:
     from micourse.tokenizer import gpt2_tokenizer
 
     rng = random.Random(seed)
     tok = gpt2_tokenizer()
     ids: list[int] = []
-    docs = [synthetic.synthetic_document(rng) for _ in range(n_docs)]
+    docs = [synthetic.synthetic_document(rng, **doc_kwargs) for _ in range(n_docs)]
     for enc in tok.backend_tokenizer.encode_batch(docs):
         ids.append(GPT2_EOS_ID)
         ids.extend(enc.ids)
     return torch.tensor(ids, dtype=torch.long)
 
 
-def train_gpt2(steps: int, seed: int, seq_len: int = 128):
+def train_gpt2(steps: int, seed: int, seq_len: int = 128, ioi_templates: int | None = None, ioi_share: float = 0.6):
     from micourse.data import kjv_text, tokenize_text
 
     t0 = time.perf_counter()
     kjv = tokenize_text(kjv_text("train"))
     heldout = tokenize_text(kjv_text("heldout"))
-    synth = synthetic_stream(200_000, seed)
+    templates = synthetic.IOI_TEMPLATES[:ioi_templates]
+    synth = synthetic_stream(200_000, seed, ioi_templates=templates, ioi_share=ioi_share)
     print(f"data: {len(kjv):,} KJV tokens, {len(synth):,} synthetic tokens ({time.perf_counter() - t0:.1f}s)", flush=True)
     seen = torch.unique(torch.cat([kjv, synth, torch.tensor([GPT2_EOS_ID])]))
     model = _fresh_model("gpt2-small", seed)
@@ -124,7 +125,7 @@ def train_gpt2(steps: int, seed: int, seq_len: int = 128):
     def evaluate(m):
         with torch.no_grad():
             m.unembed.b_U.data[~_mask(seen, m.cfg.d_vocab)] = -30.0
-        diffs = metrics.ioi_logit_diffs(m, n=50, seed=1)
+        diffs = metrics.ioi_logit_diffs(m, n=50, seed=1, templates=templates)
         held = metrics.ioi_logit_diffs(m, n=50, seed=2, templates=synthetic.IOI_HELDOUT_TEMPLATES)
         return {"heldout_loss": metrics.text_loss(m, heldout, max_windows=32), "unigram_loss": unigram,
                 "ioi_win": (diffs > 0).float().mean().item(), "ioi_unseen_templates_win": (held > 0).float().mean().item(),
@@ -159,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (results depend on it)")
     parser.add_argument("--seq-len", type=int, default=None, help="tokens per training sequence (default: the recipe's)")
+    parser.add_argument("--ioi-templates", type=int, default=None, help="gpt2-small: train on the first N IOI templates")
+    parser.add_argument("--ioi-share", type=float, default=None, help="gpt2-small: share of synthetic documents that are IOI")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -166,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     # (torch.use_deterministic_algorithms made a step 80x slower here.)
     recipe, default_steps = RECIPES[args.name]
     steps = args.steps or default_steps
-    extra = {"seq_len": args.seq_len} if args.seq_len else {}
+    extra = {k: v for k, v in (("seq_len", args.seq_len), ("ioi_templates", args.ioi_templates), ("ioi_share", args.ioi_share)) if v is not None}
     model, hist, seen, meta = recipe(steps, args.seed, **extra)
     meta.update({"steps": steps, "seed": args.seed, **extra, "threads": args.threads, "train_seconds": round(hist.seconds, 1),
                  "final_eval": hist.evals[-1] if hist.evals else {}, "torch": torch.__version__})

@@ -58,12 +58,16 @@ class GPT2(HookedModule):
         """The residual stream before block 0; `offset` is the position of the first token."""
         return self.hook_embed(self.embed(tokens)) + self.hook_pos_embed(self.pos_embed(tokens, offset))
 
-    def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
+    def final_residual(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_model"]:
+        """The normalised residual stream the unembedding reads (a restricted-vocabulary loss needs it)."""
         validate_tokens(tokens, self.cfg)
         resid = self.embed_tokens(tokens)
         for block in self.blocks:
             resid = block(resid)
-        return self.unembed(self.ln_final(resid))
+        return self.ln_final(resid)
+
+    def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
+        return self.unembed(self.final_residual(tokens))
 
     @classmethod
     def from_hooked_transformer(cls, model) -> "GPT2":
