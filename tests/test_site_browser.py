@@ -52,10 +52,6 @@ CHROME_FLAGS = [
 IGNORED_CONSOLE = (
     # Chromium asks every site for /favicon.ico by itself; the 404 is not the page's.
     "favicon.ico",
-    # jupyter-book 1.0.4 (sphinx-thebe 0.3.1) writes sphinx-thebe's inline config script twice on
-    # every page, even in a one-page book with the default config; the second `const` throws.
-    # Thebe (live code) is not used by the course, so nothing breaks for a reader.
-    "Identifier 'THEBE_JS_URL' has already been declared",
 )
 
 

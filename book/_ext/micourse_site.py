@@ -252,6 +252,7 @@ def on_build_finished(app: Sphinx, exception) -> None:
         if not dst.exists() or dst.stat().st_size != Path(src).stat().st_size:
             shutil.copyfile(src, dst)
     _copy_mathjax(static)
+    _dedupe_inline_scripts(Path(app.outdir))
     # the Colab notebooks every banner links to
     nbmod = _import_notebooks()
     docs = getattr(app.env, "micourse_notebook_docs", {})
@@ -265,6 +266,35 @@ def on_build_finished(app: Sphinx, exception) -> None:
         site_url=app.config.html_baseurl or f"https://{org}.github.io/{repo}/",
     )
     LOGGER.info(f"[micourse] wrote {len(written)} Colab notebooks under {Path(app.outdir) / 'notebooks'}")
+
+
+_INLINE_SCRIPT = re.compile(r"<script>[^<]*</script>\n?")
+
+
+def _dedupe_inline_scripts(outdir: Path) -> None:
+    """Drop repeated identical inline <script> blocks from every page.
+
+    jupyter-book 1.0.4 registers sphinx-thebe's and sphinx-togglebutton's inline configuration
+    twice, so every page declared `const THEBE_JS_URL` twice: a console error on every page.
+    The second copy is byte-identical, so keeping the first changes nothing else.
+    """
+    for page in outdir.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        seen: set[str] = set()
+
+        def once(m: re.Match) -> str:
+            key = m.group(0).strip()
+            if key in seen:
+                return ""
+            seen.add(key)
+            return m.group(0)
+
+        head, sep, body = text.partition("</head>")
+        if not sep:
+            continue
+        new = _INLINE_SCRIPT.sub(once, head) + sep + body
+        if new != text:
+            page.write_text(new, encoding="utf-8")
 
 
 _MD_LINK = re.compile(r"\[(?P<text>[^\]]+)\]\((?P<target>[^)\s#]+?)(?:\.md)?(?P<anchor>#[^)\s]*)?\)")
