@@ -140,8 +140,10 @@ def train_gpt2(steps: int, seed: int, seq_len: int = 128, ioi_templates: int | N
     hist = train(model, text_batches(kjv, synth, 16, seq_len, seed), cfg, loss_fn=loss_fn, evaluate=evaluate, on_step=log)
     with torch.no_grad():
         model.unembed.b_U.data[~_mask(seen, model.cfg.d_vocab)] = -30.0
+    share = round(100 * ioi_share)
     return model, hist, seen, {"data": "half King James Bible (all but the last 6 books), half synthetic documents "
-                               "(60% indirect-object sentences, 10% facts, 30% sentiment pairs)"}
+                               f"({share}% indirect-object sentences from {len(templates)} templates, 10% facts, "
+                               f"{90 - share}% sentiment pairs)"}
 
 
 def _mask(ids: torch.Tensor, n: int) -> torch.Tensor:
