@@ -95,17 +95,19 @@ FACT_PROMPTS = {
 
 @torch.no_grad()
 def steering_effect(model, layer: int | None = None, coeff: float = 4.0) -> dict[str, float]:
-    """How far adding a "love minus hate" vector moves the next word towards positive adjectives.
+    """How far adding a "loved minus hated" vector moves the next word towards positive adjectives.
 
-    Following activation addition (Turner et al., 2023): the vector is the difference of the
-    residual streams of two prompts at `layer`, added at the same positions of a neutral prompt.
+    Activation addition (Turner et al., 2023) in its contrastive form (Rimsky et al., 2023): the
+    vector is the difference of the residual streams at the last token of "I loved" and "I hated"
+    at `layer` (default: the middle), added at every position but BOS of a neutral prompt. Adding
+    it at every position, rather than at the few where the two prompts sit, lets the vector reach
+    the final position whichever layer reads the mood.
     """
     layer = model.cfg.n_layers // 2 if layer is None else layer
     hook = f"blocks.{layer}.hook_resid_pre"
-    plus, minus = model.to_tokens("I loved the"), model.to_tokens("I hated the")
-    _, cp = model.run_with_cache(plus, names_filter=hook)
-    _, cm = model.run_with_cache(minus, names_filter=hook)
-    vector = cp[hook] - cm[hook]  # 1 pos d_model
+    _, cp = model.run_with_cache(model.to_tokens("I loved"), names_filter=hook)
+    _, cm = model.run_with_cache(model.to_tokens("I hated"), names_filter=hook)
+    vector = cp[hook][0, -1] - cm[hook][0, -1]  # d_model
     prompt = model.to_tokens("Yesterday I had the movie. It was")
     pos_ids = torch.tensor([_single_token(model, " " + w) for w in synthetic.POSITIVE])
     neg_ids = torch.tensor([_single_token(model, " " + w) for w in synthetic.NEGATIVE if len(model.to_tokens(" " + w, prepend_bos=False)[0]) == 1])
@@ -116,8 +118,7 @@ def steering_effect(model, layer: int | None = None, coeff: float = 4.0) -> dict
 
     def add(c: float):
         def fn(resid, hook):
-            n = min(vector.shape[1], resid.shape[1])
-            resid[:, :n] += c * vector[:, :n]
+            resid[:, 1:] += c * vector
             return resid
 
         return fn

@@ -28,6 +28,9 @@ IOI_TEMPLATES = (
     "When {A} and {B} went to the {place}, {S} gave the {obj} to {IO}.",
     "After {A} and {B} went to the {place}, {S} gave a {obj} to {IO}.",
     "Then, {A} and {B} had a long argument. Afterwards {S} said to {IO}.",
+)
+# Never trained on: used to measure whether the skill generalises beyond the training templates.
+IOI_HELDOUT_TEMPLATES = (
     "While {A} and {B} were working at the {place}, {S} gave a {obj} to {IO}.",
     "{A} and {B} went to the {place}. {S} handed a {obj} to {IO}.",
     "Friends {A} and {B} found a {obj} at the {place}. {S} gave it to {IO}.",
@@ -36,9 +39,6 @@ IOI_TEMPLATES = (
     "{A} and {B} were at the {place}. Later, {S} passed the {obj} to {IO}.",
     "Then, {A} and {B} went to the {place}. {S} gave a {obj} to {IO}.",
     "When {A} and {B} arrived at the {place}, {S} threw the {obj} to {IO}.",
-)
-# Never trained on: used to measure whether the skill generalises beyond the training templates.
-IOI_HELDOUT_TEMPLATES = (
     "After the lunch, {A} and {B} went to the {place}. {S} gave a {obj} to {IO}.",
     "Yesterday {A} and {B} visited the {place}, and {S} brought a {obj} for {IO}.",
 )
