@@ -118,3 +118,30 @@ def test_setup_page_reports_old_package(not_site, monkeypatch: pytest.MonkeyPatc
 def test_glue_prints_outside_the_site(not_site, capsys) -> None:
     display.glue("answer", 42)
     assert "answer = 42" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("site_build", [True, False], ids=["site", "jupyter"])
+def test_live_figure_redraws_in_place(site_build: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in a real kernel: updates must replace the figure, not append copies of it."""
+    import nbclient
+    import nbformat
+
+    if site_build:
+        monkeypatch.setenv(display.SITE_ENV_VAR, "1")
+    else:
+        monkeypatch.delenv(display.SITE_ENV_VAR, raising=False)
+    code = (
+        "from micourse import setup_page\nsetup_page()\n"
+        "import plotly.graph_objects as go\nfrom micourse.display import LiveFigure\n"
+        "fig = go.Figure([go.Scatter(x=[0], y=[0])])\nlive = LiveFigure(fig)\n"
+        "for n in range(2, 7):\n    fig.data[0].x = fig.data[0].y = list(range(n))\n    live.update()\n"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=120).execute()
+
+    def flat(o) -> str:
+        return str(o).replace(" ", "").replace("\\", "")
+
+    figures = [flat(o) for o in nb.cells[0].outputs if '"type":"scatter"' in flat(o)]
+    assert len(figures) == 1, f"{len(figures)} copies of the figure"
+    assert "[0,1,2,3,4,5]" in figures[0], "the figure shows stale data"

@@ -101,6 +101,32 @@ def _register_site_renderer() -> None:
         pio.renderers[SITE_RENDERER] = _plotly_site_renderer()
 
 
+class LiveFigure:
+    """A plotly figure drawn once and redrawn in place, for plots that grow while code runs.
+
+    `display(fig, display_id=True)` cannot do this: plotly figures display themselves through
+    `_ipython_display_`, which ignores the display id, so every update would append a new copy
+    (in Jupyter, in Colab and in the built site alike). Here the figure's mime bundle, made by
+    whichever plotly renderer the page uses, goes out under one display id.
+    """
+
+    def __init__(self, fig: Any):
+        from IPython.display import display
+
+        self.fig = fig
+        self._handle = display(self._bundle(), raw=True, display_id=True)
+
+    def _bundle(self) -> dict:
+        import plotly.io as pio
+
+        return pio.renderers._build_mime_bundle(self.fig.to_dict())
+
+    def update(self) -> None:
+        """Redraw the figure after changing its data or layout."""
+        if self._handle is not None:
+            self._handle.update(self._bundle(), raw=True)
+
+
 # --------------------------------------------------------------------------- circuitsvis
 
 # circuitsvis's CDN variant ends with: import { render, Name } from "...";  render("id", Name, {props})
@@ -287,6 +313,7 @@ __all__ = [
     "glue",
     "in_colab",
     "in_site_build",
+    "LiveFigure",
     "plotly_site_html",
     "static_bundles",
     "use_notebook_renderers",
