@@ -119,6 +119,8 @@ class LiveFigure:
     def _bundle(self) -> dict:
         import plotly.io as pio
 
+        # plotly's own show() builds its bundle this way; there is no public equivalent
+        # (plotly is pinned, and tests/test_display.py runs this in a real kernel).
         return pio.renderers._build_mime_bundle(self.fig.to_dict())
 
     def update(self) -> None:

@@ -93,6 +93,11 @@ FACT_PROMPTS = {
 }
 
 
+def steering_layer(model) -> int:
+    """The layer `steering_effect` uses by default: the middle of the model."""
+    return model.cfg.n_layers // 2
+
+
 @torch.no_grad()
 def steering_effect(model, layer: int | None = None, coeff: float = 4.0) -> dict[str, float]:
     """How far adding a "loved minus hated" vector moves the next word towards positive adjectives.
@@ -103,7 +108,7 @@ def steering_effect(model, layer: int | None = None, coeff: float = 4.0) -> dict
     it at every position, rather than at the few where the two prompts sit, lets the vector reach
     the final position whichever layer reads the mood.
     """
-    layer = model.cfg.n_layers // 2 if layer is None else layer
+    layer = steering_layer(model) if layer is None else layer
     hook = f"blocks.{layer}.hook_resid_pre"
     _, cp = model.run_with_cache(model.to_tokens("I loved"), names_filter=hook)
     _, cm = model.run_with_cache(model.to_tokens("I hated"), names_filter=hook)
