@@ -43,6 +43,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "book" / "_ext"))  # the build tools live beside the site extension
+from coursebuild import repo  # noqa: E402
 BUILD = ROOT / "_build"
 HTML = BUILD / "html"
 TOC = ROOT / "book" / "_toc.yml"
@@ -51,21 +53,6 @@ MAX_PAGE_BYTES = 2 * 1024 * 1024
 # inline code that would fetch a bundle (a CDN plotly.js, circuitsvis's unpkg import, MathJax)
 CDN_PATTERNS = ("cdn.plot.ly", "unpkg.com/circuitsvis", "cdn.jsdelivr.net/npm/mathjax")
 _EXTERNAL_ASSET = re.compile(r'<(?:script|link)\b[^>]*\b(?:src|href)="(?:https?:)?//(?!colab\.research\.google\.com)[^"]*"[^>]*>')
-
-
-def _toc_files(node) -> list[str]:
-    found: list[str] = []
-    if isinstance(node, dict):
-        for key in ("root", "file"):
-            if isinstance(node.get(key), str):
-                found.append(node[key])
-        for value in node.values():
-            if isinstance(value, (dict, list)):
-                found.extend(_toc_files(value))
-    elif isinstance(node, list):
-        for item in node:
-            found.extend(_toc_files(item))
-    return found
 
 
 def _exists(docname: str) -> bool:
@@ -93,11 +80,12 @@ def _prune(node, missing: set[str]):
 def effective_toc(strict: bool, skip: list[str] = ()) -> tuple[Path, list[str]]:
     """The toc to build with, and the pages left out of it (not written yet, or --skip)."""
     toc = yaml.safe_load(TOC.read_text(encoding="utf8"))
-    absent = sorted({f for f in _toc_files(toc) if not _exists(f)})
+    listed = repo.toc_docnames(TOC)
+    absent = sorted({f for f in listed if not _exists(f)})
     if absent and strict:
         sys.exit("book/_toc.yml lists pages that do not exist:\n  " + "\n  ".join(absent))
     skip = {s.removesuffix(".md") for s in skip}
-    unknown = skip - set(_toc_files(toc))
+    unknown = skip - set(listed)
     if unknown:
         sys.exit(f"--skip: not in book/_toc.yml: {', '.join(sorted(unknown))}")
     missing = sorted(set(absent) | skip)
@@ -148,22 +136,13 @@ def note_package_changes(clean_cache: bool) -> None:
     PACKAGE_STAMP.write_text(now + "\n")
 
 
-def git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "main"
-
-
 def build(toc: Path, builder_args: list[str], skipped: list[str] = ()) -> int:
     env = dict(os.environ)
     # links to skipped pages become plain text "(coming soon)" (book/_ext/micourse_site.py)
     env["MICOURSE_SKIPPED_PAGES"] = os.pathsep.join(skipped)
     env.pop("MICOURSE_OFFLINE", None)  # let load_model decide: real models online, stand-ins offline
     env["MICOURSE_SITE_BUILD"] = "1"
-    env.setdefault("MICOURSE_COMMIT", env.get("GITHUB_SHA") or git_commit())
+    env["MICOURSE_COMMIT"] = repo.current_commit(ROOT)
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # silences a debugger warning on stderr
     jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""))
     if jb is None:

@@ -15,50 +15,31 @@ testing them (nbmake runs the *solutions* notebooks: the exercises ones stop at 
 check, by design) or inspecting them without a site build.
 
 The install cell pins the git commit: `--commit SHA`, else $MICOURSE_COMMIT, $GITHUB_SHA, or
-`git rev-parse HEAD`.
+`git rev-parse HEAD` (coursebuild.repo). The repository is `repository.url` of book/_config.yml.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "code"))  # works even before `pip install -e .`
+sys.path.insert(0, str(ROOT / "book" / "_ext"))  # the build tools live beside the site extension
 
-from micourse import notebooks  # noqa: E402
-
-
-def current_commit() -> str:
-    sha = os.environ.get("MICOURSE_COMMIT") or os.environ.get("GITHUB_SHA")
-    if sha:
-        return sha
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "main"
-
-
-def repository_url() -> str:
-    import yaml
-
-    cfg = yaml.safe_load((ROOT / "book" / "_config.yml").read_text(encoding="utf8"))
-    return cfg.get("repository", {}).get("url", notebooks.DEFAULT_REPO_URL)
+from coursebuild import notebooks, repo  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("pages", nargs="*", help="page sources (default: every notebook page in book/_toc.yml)")
-    parser.add_argument("--out", default=str(ROOT / "_build" / "notebooks"), help="output folder")
+    parser.add_argument("--root", default=str(ROOT), help="repository root (its book/_config.yml names the repository)")
+    parser.add_argument("--out", default=None, help="output folder (default: ROOT/_build/notebooks)")
     parser.add_argument("--variant", choices=notebooks.VARIANTS, action="append", help="default: both")
     parser.add_argument("--commit", default=None, help="git commit the install cell pins")
-    parser.add_argument("--toc", default=str(ROOT / "book" / "_toc.yml"))
     args = parser.parse_args(argv)
+    root = Path(args.root).resolve()
+    out = Path(args.out) if args.out else root / "_build" / "notebooks"
 
     if args.pages:
         docs = {}
@@ -66,20 +47,21 @@ def main(argv: list[str] | None = None) -> int:
             src = Path(page).resolve()
             if not notebooks.is_notebook_source(src):
                 parser.error(f"{page} is not a MyST notebook page (.md with a kernelspec)")
-            docs[src.relative_to(ROOT).with_suffix("").as_posix()] = src
+            docs[src.relative_to(root).with_suffix("").as_posix()] = src
     else:
-        docs = notebooks.pages_in_toc(args.toc, ROOT)
+        docs = notebooks.pages_in_toc(root / repo.TOC, root)
     written = notebooks.write_notebooks(
         docs,
-        args.out,
-        repo_url=repository_url(),
-        commit=args.commit or current_commit(),
-        repo_root=ROOT,
+        out,
+        repo=repo.repository(root),
+        commit=args.commit or repo.current_commit(root),
+        root=root,
+        site_url=repo.site_url(root),
         variants=args.variant or notebooks.VARIANTS,
     )
     for path in written:
-        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
-    print(f"{len(written)} notebooks from {len(docs)} pages in {args.out}", file=sys.stderr)
+        print(path.relative_to(root) if path.is_relative_to(root) else path)
+    print(f"{len(written)} notebooks from {len(docs)} pages in {out}", file=sys.stderr)
     return 0
 
 

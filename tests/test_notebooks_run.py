@@ -2,7 +2,7 @@
 
 A learner opens the exercises notebook and runs it top to bottom before writing anything.
 Every error they then see must be a stub saying "implement me" (`NotImplementedError` raised
-inside a cell tagged `exercise-stub`), never a NameError, ImportError or SyntaxError from a
+inside a cell tagged `exercise`: in this notebook it is the stub), never a NameError, ImportError or SyntaxError from a
 cell that forgot the learner has not written the code yet.
 
 The *solutions* notebooks run through `pytest --nbmake` (see the Makefile's test-notebooks):
@@ -18,7 +18,7 @@ import pytest
 
 from conftest import NOTEBOOKS, SITE_NOTEBOOKS, need_built
 
-STUB_TAG = "exercise-stub"
+STUB_TAG = "exercise"  # coursebuild.exercises.EXERCISE_TAG: the cell is its stub in this notebook
 CELL_TIMEOUT_S = 600
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # ipykernel names notebook frames "Cell In[7], line 3"

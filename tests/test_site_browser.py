@@ -28,11 +28,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import ROOT, SCREENSHOTS, SITE, need_built, site_required
+from coursebuild import repo
 
 pytestmark = pytest.mark.browser
 
 MAX_HTML_BYTES = 2 * 1024 * 1024
-COLAB_PREFIX = "https://colab.research.google.com/github/mi-course/transformers-mech-interp/blob/gh-pages/"
+COLAB_PREFIX = repo.repository(ROOT).colab_url("")  # the repository book/_config.yml names
 RENDER_TIMEOUT_S = 30
 SKIP_DIRS = {"_static", "_sources", "_images", "notebooks", "_sphinx_design_static"}
 CHROME_FLAGS = [

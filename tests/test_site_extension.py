@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "book" / "_ext"))
 site = pytest.importorskip("micourse_site")
 
 
@@ -33,8 +30,13 @@ def test_banner_goes_under_the_title() -> None:
 
 
 def test_repository_url_parsing() -> None:
-    assert site._repo_org_name("https://github.com/mi-course/transformers-mech-interp") == (
-        "mi-course",
-        "transformers-mech-interp",
+    from coursebuild.repo import Repository
+
+    r = Repository.from_url("https://github.com/mi-course/transformers-mech-interp")
+    assert (r.org, r.name) == ("mi-course", "transformers-mech-interp")
+    assert Repository.from_url("https://github.com/a/b.git/") == Repository("a", "b")
+    assert r.colab_url("notebooks/x.ipynb") == (
+        "https://colab.research.google.com/github/mi-course/transformers-mech-interp/blob/gh-pages/notebooks/x.ipynb"
     )
-    assert site._repo_org_name("https://github.com/a/b.git/") == ("a", "b")
+    with pytest.raises(ValueError):
+        Repository.from_url("mi-course/transformers-mech-interp")

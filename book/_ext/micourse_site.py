@@ -2,17 +2,17 @@
 
 Loaded by book/_config.yml (`sphinx.local_extensions`). It does four things:
 
-1. **Exercise cells.** Authors tag a code cell `exercise-stub` or `exercise-solution` and
-   nothing else: the stub is removed from the page (it still runs, so later cells see its
-   names, then the solution replaces them), the solution's source is folded into a
-   "Show solution" dropdown with its output visible.
+1. **Exercise cells.** An exercise is one code cell tagged `exercise` holding the solution
+   between `# BEGIN SOLUTION` / `# END SOLUTION` markers (`coursebuild.exercises`). The page
+   runs it as written; the page shows the derived stub, then the hint fold, then the solution
+   fold with the cell's output. The old two-cell tags fail the build with a message.
 2. **Colab banner.** Every page that is a notebook (a MyST file with a kernelspec) gets a
    banner under its title: "Open exercises in Colab", "Open solutions in Colab", and direct
    downloads. Links point at `notebooks/<page>-{exercises,solutions}.ipynb` on the gh-pages
-   branch, which is where the deploy workflow publishes `_build/html`. The theme's own Colab
+   branch of the repository named in book/_config.yml (`coursebuild.repo`), which is where the deploy workflow publishes `_build/html`. The theme's own Colab
    button is left off: it links a .md page to the .md file, which Colab cannot open.
 3. **Notebooks.** After a successful build the same notebooks are generated into
-   `<outdir>/notebooks/` (by `micourse.notebooks`), so every banner link has its file.
+   `<outdir>/notebooks/` (by `coursebuild.notebooks`), so every banner link has its file.
 4. **Shared bundles.** plotly.js and circuitsvis's bundle are copied once into `_static/`
    and referenced from the pages that show such figures (see `micourse.display`). MathJax
    too: Sphinx would load it from a CDN; it is served from `_static/mathjax/` instead, copied
@@ -23,23 +23,23 @@ Loaded by book/_config.yml (`sphinx.local_extensions`). It does four things:
 
 from __future__ import annotations
 
+import copy
 import html
 import os
 import posixpath
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
+from coursebuild import exercises, repo
+from coursebuild import notebooks as nbmod
+from coursebuild.myst import lint_myst
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
 LOGGER = logging.getLogger(__name__)
-
-STUB_TAG = "exercise-stub"
-SOLUTION_TAG = "exercise-solution"
 
 
 # --------------------------------------------------------------------------- exercise cells
@@ -51,54 +51,78 @@ def _cell_tags(node: nodes.Element) -> list[str]:
     return [str(t) for t in tags]
 
 
+def _is_hint(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.hint) or (isinstance(node, nodes.Element) and "hint" in node.get("classes", []))
+
+
+def _with_source(cell: nodes.Element, text: str) -> None:
+    """Replace the code shown in a myst-nb cell (its first literal block) by `text`."""
+    old = next(cell.findall(nodes.literal_block))
+    new = nodes.literal_block(text, text, **old.attributes)
+    old.replace_self(new)
+
+
 class ExerciseCells(SphinxPostTransform):
-    """Drop stub cells and fold solution cells (runs before myst-nb's HideInputCells, 199)."""
+    """Show an `exercise` cell as a learner needs it: the stub, the hint fold, the solution fold.
+
+    The page executed the cell as written (markers are comments, so it ran as the solution).
+    Here the cell's code is shown twice: first the stub (what to write, no output), then, after
+    the hint(s) that follow the cell, the solution folded under "Show solution" with the cell's
+    output below it. Runs before myst-nb's HideInputCells (priority 199), which makes the fold.
+    """
 
     default_priority = 150
     formats = ("html",)
 
+    def _warn(self, message: str, node: nodes.Node) -> None:
+        LOGGER.warning(message, location=node, type="micourse", subtype="exercise")
+
     def run(self, **kwargs) -> None:
-        for node in list(self.document.findall(nodes.container)):
-            if node.get("nb_element") != "cell_code":
+        for cell in list(self.document.findall(nodes.container)):
+            if cell.get("nb_element") != "cell_code":
                 continue
-            tags = _cell_tags(node)
-            if STUB_TAG in tags and SOLUTION_TAG in tags:
-                LOGGER.warning(
-                    f"a cell is tagged both {STUB_TAG} and {SOLUTION_TAG}; pick one",
-                    location=node,
-                    type="micourse",
-                    subtype="exercise",
-                )
-            if STUB_TAG in tags:
-                node.parent.remove(node)
-            elif SOLUTION_TAG in tags and not node.get("hide_mode"):
-                node["hide_mode"] = "input"
-                node["prompt_show"] = "Show solution"
-                node["prompt_hide"] = "Hide solution"
-                node["classes"].append("micourse-solution")
+            tags = _cell_tags(cell)
+            problem = exercises.old_tag_error(tags)
+            if problem:
+                self._warn(problem, cell)
+            elif exercises.EXERCISE_TAG in tags:
+                self._split(cell)
+
+    def _split(self, cell: nodes.Element) -> None:
+        source = next(cell.findall(nodes.literal_block)).astext()
+        try:
+            stub, solution = exercises.stub(source), exercises.solution(source)
+        except exercises.ExerciseFormatError as err:
+            self._warn(f"exercise cell: {err}", cell)
+            return
+        stub_cell = copy.deepcopy(cell)
+        for child in list(stub_cell.children):
+            if child.get("nb_element") == "cell_code_output":
+                stub_cell.remove(child)
+        _with_source(stub_cell, stub)
+        stub_cell["classes"].append("micourse-exercise-stub")
+        _with_source(cell, solution)
+        cell["hide_mode"] = "input"
+        cell["prompt_show"] = "Show solution"
+        cell["prompt_hide"] = "Hide solution"
+        cell["classes"].append("micourse-solution")
+        parent = cell.parent
+        at = parent.index(cell)
+        parent.insert(at, stub_cell)
+        after = at + 2
+        while after < len(parent) and _is_hint(parent[after]):
+            after += 1
+        if after == at + 2:
+            self._warn("an exercise cell needs a hint right after it (:::{hint} with :class: dropdown)", cell)
+        parent.remove(cell)
+        parent.insert(after - 1, cell)
 
 
 # --------------------------------------------------------------------------- notebooks & banner
 
 
-def _import_notebooks():
-    # micourse is installed in the build's environment (editable); imported lazily so that a
-    # broken package shows up as a clear build error, not an extension import failure.
-    from micourse import notebooks
-
-    return notebooks
-
-
-def _repo_org_name(url: str) -> tuple[str, str]:
-    parts = url.rstrip("/").removesuffix(".git").split("/")
-    if len(parts) < 2:
-        raise ValueError(f"repository url {url!r} does not look like https://github.com/ORG/REPO")
-    return parts[-2], parts[-1]
-
-
 def _notebook_docs(app: Sphinx) -> dict[str, Path]:
     """docname -> source path, for the documents that are notebooks (get Colab versions)."""
-    nbmod = _import_notebooks()
     found: dict[str, Path] = {}
     for docname in sorted(app.env.found_docs):
         src = Path(app.env.doc2path(docname))
@@ -108,13 +132,10 @@ def _notebook_docs(app: Sphinx) -> dict[str, Path]:
 
 
 def _colab_url(app: Sphinx, relpath: str) -> str:
-    org, repo = _repo_org_name(app.config.html_theme_options.get("repository_url", ""))
-    branch = app.config.micourse_notebooks_branch
-    return f"https://colab.research.google.com/github/{org}/{repo}/blob/{branch}/{relpath}"
+    return repo.repository(app.srcdir).colab_url(relpath)
 
 
 def _banner_html(app: Sphinx, docname: str, pathto) -> str:
-    nbmod = _import_notebooks()
     links = []
     for variant, label in (("exercises", "Open exercises in Colab"), ("solutions", "Open solutions in Colab")):
         rel = nbmod.notebook_site_path(docname, variant)
@@ -160,7 +181,6 @@ def add_notebook_downloads(app: Sphinx, pagename: str, templatename: str, contex
     """Put the two notebooks at the top of the theme's download menu (runs after the theme's 501)."""
     if doctree is None or pagename not in getattr(app.env, "micourse_notebook_docs", {}):
         return
-    nbmod = _import_notebooks()
     for group in context.get("header_buttons", []):
         if group.get("label") != "download-buttons":
             continue
@@ -180,20 +200,6 @@ def add_notebook_downloads(app: Sphinx, pagename: str, templatename: str, contex
 
 def on_env_updated(app: Sphinx, env) -> None:
     env.micourse_notebook_docs = _notebook_docs(app)
-
-
-def _commit_sha(app: Sphinx) -> str:
-    sha = os.environ.get("MICOURSE_COMMIT") or os.environ.get("GITHUB_SHA")
-    if sha:
-        return sha
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=app.srcdir, capture_output=True, text=True, check=True, timeout=10
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        LOGGER.warning("could not read the git commit; notebooks will install micourse from the branch instead")
-        return app.config.html_theme_options.get("repository_branch", "main")
 
 
 MATHJAX_STATIC_DIR = "mathjax"
@@ -254,16 +260,15 @@ def on_build_finished(app: Sphinx, exception) -> None:
     _copy_mathjax(static)
     _dedupe_inline_scripts(Path(app.outdir))
     # the Colab notebooks every banner links to
-    nbmod = _import_notebooks()
     docs = getattr(app.env, "micourse_notebook_docs", {})
-    org, repo = _repo_org_name(app.config.html_theme_options.get("repository_url", ""))
-    written = nbmod.write_site_notebooks(
+    root = Path(app.srcdir)
+    written = nbmod.write_notebooks(
         docs,
-        Path(app.outdir),
-        repo_url=f"https://github.com/{org}/{repo}",
-        commit=_commit_sha(app),
-        # GitHub Pages serves the gh-pages branch there (derived, so the repository stays named once)
-        site_url=app.config.html_baseurl or f"https://{org}.github.io/{repo}/",
+        Path(app.outdir) / nbmod.NOTEBOOKS_DIR,
+        repo=repo.repository(root),
+        commit=repo.current_commit(root),
+        root=root,
+        site_url=repo.site_url(root),
     )
     LOGGER.info(f"[micourse] wrote {len(written)} Colab notebooks under {Path(app.outdir) / 'notebooks'}")
 
@@ -332,7 +337,7 @@ def _unlink_skipped(docname: str, text: str, skipped: set[str]) -> str:
 
 def on_source_read(app: Sphinx, docname: str, source: list[str]) -> None:
     """Flag MyST that would silently render wrong (the build runs with -W: this fails it)."""
-    for line, message in _import_notebooks().lint_myst(source[0]):
+    for line, message in lint_myst(source[0]):
         LOGGER.warning(message, location=(docname, line), type="micourse", subtype="myst")
     skipped = set(app.config.micourse_skipped_pages)
     if skipped:
@@ -340,7 +345,6 @@ def on_source_read(app: Sphinx, docname: str, source: list[str]) -> None:
 
 
 def setup(app: Sphinx) -> dict:
-    app.add_config_value("micourse_notebooks_branch", "gh-pages", "html")
     # a config value (rebuild "env"): when the set of skipped pages changes, every page is re-read
     app.add_config_value("micourse_skipped_pages", sorted(_skipped_pages()), "env")
     app.add_post_transform(ExerciseCells)

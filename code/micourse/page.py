@@ -42,20 +42,14 @@ def seed_everything(seed: int = DEFAULT_SEED) -> None:
     torch.manual_seed(seed)
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts = []
-    for piece in version.split("+")[0].split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
-
-
 def environment_problems(min_version: str | None = None) -> list[str]:
     """Reasons this Python environment cannot run the course's pages as written (empty if fine)."""
+    from packaging.version import Version
+
     import micourse
 
     problems: list[str] = []
-    if min_version is not None and _version_tuple(micourse.__version__) < _version_tuple(min_version):
+    if min_version is not None and Version(micourse.__version__) < Version(min_version):
         problems.append(
             f"this page needs micourse >= {min_version}, but micourse {micourse.__version__} is installed. "
             "Reinstall the course package (see 'How to use this course')."
