@@ -8,7 +8,10 @@ import torch
 
 from micourse.checks import CheckFailure
 from micourse.checks import foundations as chk
-from micourse.checks import inputs as inp
+from micourse.checks import inputs_outputs as inp
+from micourse.sampling import greedy_generate, next_token_probs
+from micourse.tensors import pairwise_distances
+from micourse.transformer.attention import scaled_dot_product_attention
 
 
 def rejects(check, fn, *fragments):
@@ -19,7 +22,7 @@ def rejects(check, fn, *fragments):
 
 
 def test_pairwise_distances():
-    chk.check_pairwise_distances(chk.pairwise_distances_reference)
+    chk.check_pairwise_distances(pairwise_distances)
     chk.check_pairwise_distances(torch.cdist)
     rejects(chk.check_pairwise_distances, lambda x, y: ((x[:, None] - y[None]) ** 2).sum(-1), "square root")
     rejects(chk.check_pairwise_distances, lambda x, y: (x[:, None] - y[None]).abs().sum(-1), "L1")
@@ -48,7 +51,7 @@ def attn(q, k, v, causal=True, *, scale=None, dim=-1, diagonal=1, after=False):
 
 
 def test_attention():
-    chk.check_attention(chk.attention_reference)
+    chk.check_attention(scaled_dot_product_attention)
     chk.check_attention(attn)
     rejects(chk.check_attention, lambda q, k, v, c: attn(q, k, v, c, scale=1.0), "sqrt(d_head)")
     rejects(chk.check_attention, lambda q, k, v, c: attn(q, k, v, c, dim=-2), "query axis")
@@ -61,7 +64,7 @@ def test_attention():
 
 
 def test_next_token_probs():
-    inp.check_next_token_probs(inp.next_token_probs_reference)
+    inp.check_next_token_probs(next_token_probs)
     rejects(inp.check_next_token_probs, lambda l: l[:, 0].softmax(-1), "last position")
     rejects(inp.check_next_token_probs, lambda l: l[:, -1], "softmax")
     rejects(inp.check_next_token_probs, lambda l: l.softmax(1)[:, -1], "position axis")
@@ -69,7 +72,7 @@ def test_next_token_probs():
 
 
 def test_greedy_generate():
-    inp.check_greedy_generate(inp.greedy_generate_reference)
+    inp.check_greedy_generate(greedy_generate)
 
     def first_position(model, tokens, n):
         for _ in range(n):
@@ -77,10 +80,10 @@ def test_greedy_generate():
         return tokens
 
     def only_new(model, tokens, n):
-        return inp.greedy_generate_reference(model, tokens, n)[:, tokens.shape[1]:]
+        return greedy_generate(model, tokens, n)[:, tokens.shape[1]:]
 
     def one_extra(model, tokens, n):
-        return inp.greedy_generate_reference(model, tokens, n + 1)
+        return greedy_generate(model, tokens, n + 1)
 
     def no_feedback(model, tokens, n):
         nxt = model(tokens)[:, -1].argmax(-1, keepdim=True)

@@ -11,7 +11,7 @@ from torch import nn
 
 import micourse.transformer as T
 from micourse.checks import CheckFailure
-from micourse.checks import gpt2 as checks
+from micourse.checks import clean_gpt2 as checks
 
 
 def rejects(checker, wrong, *expected_words: str) -> None:

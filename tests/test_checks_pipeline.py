@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from micourse.checks import CheckFailure
-from micourse.checks.pipeline import check_softmax, reference_softmax
+from micourse.checks.pipeline_check import check_softmax, reference_softmax
 
 
 def test_accepts_the_reference(capsys) -> None:

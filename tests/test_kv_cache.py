@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from micourse.checks import CheckFailure
-from micourse.checks.gpt2 import reference_model
+from micourse.checks.clean_gpt2 import reference_model
 from micourse.checks.kv_cache import check_attention_with_cache, check_forward_with_cache
 from micourse.transformer import GPT2, Config
 from micourse.transformer.kv_cache import (

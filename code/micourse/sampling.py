@@ -20,7 +20,9 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 __all__ = [
+    "next_token_probs",
     "greedy",
+    "greedy_generate",
     "sample_basic",
     "apply_temperature",
     "apply_frequency_penalty",
@@ -50,10 +52,27 @@ def _check_logits(logits: Tensor) -> None:
 # --- one step: logits -> next token ----------------------------------------------------------
 
 
+def next_token_probs(logits: Float[Tensor, "batch pos d_vocab"]) -> Float[Tensor, "batch d_vocab"]:
+    """The distribution of the next token: softmax of the logits at the last position."""
+    return logits[:, -1, :].softmax(dim=-1)
+
+
 def greedy(logits: Float[Tensor, "... d_vocab"]) -> Int[Tensor, "..."]:
     """The most likely next token: deterministic, and prone to loops."""
     _check_logits(logits)
     return logits.argmax(dim=-1)
+
+
+def greedy_generate(model, tokens: Int[Tensor, "batch pos"], max_new_tokens: int) -> Int[Tensor, "batch pos_out"]:
+    """Append `max_new_tokens` most likely tokens to `tokens`, re-running the whole sequence each step.
+
+    The plainest generation loop (no cache, no context truncation): what the first page asks a
+    learner to write, and the baseline the KV cache is measured against.
+    """
+    for _ in range(max_new_tokens):
+        next_token = model(tokens)[:, -1].argmax(dim=-1, keepdim=True)
+        tokens = torch.cat([tokens, next_token], dim=1)
+    return tokens
 
 
 def _draw(probs: Float[Tensor, "... d_vocab"], generator: torch.Generator | None) -> Int[Tensor, "..."]:

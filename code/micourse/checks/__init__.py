@@ -5,6 +5,6 @@ the shape expected, the first entry that differs, and a hint for the usual mista
 success it prints one line starting with a check mark.
 """
 
-from micourse.checks.core import CheckFailure, Diagnosis, check_close, check_function, passed
+from micourse.checks.core import CheckFailure, Diagnosis, assert_close, call, check_close, check_function, passed
 
-__all__ = ["CheckFailure", "Diagnosis", "check_close", "check_function", "passed"]
+__all__ = ["CheckFailure", "Diagnosis", "assert_close", "call", "check_close", "check_function", "passed"]

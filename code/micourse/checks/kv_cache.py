@@ -1,4 +1,4 @@
-"""Checkers for the KV-cache exercises in "KV caching".
+"""Checkers of the page "KV caching".
 
 The learner writes `attention_with_cache(attn, x_new, layer_cache)` and
 `forward_with_cache(model, new_tokens, cache)`, with the cache classes of
@@ -8,31 +8,19 @@ then one, then several again) and compared with the reference run on the whole s
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
 from torch import Tensor
 
-from micourse.checks.core import CheckFailure, Diagnosis, check_close, passed
-from micourse.checks.gpt2 import CHECK_CFG, reference_model
+from micourse.checks.core import CheckFailure, assert_close, call, like, passed
+from micourse.checks.clean_gpt2 import CHECK_CFG, reference_model
+from micourse.transformer.attention import attention_scores, mix_values
 from micourse.transformer.kv_cache import KVCache, LayerCache, block_with_cache
 from micourse.transformer.kv_cache import forward_with_cache as reference_forward_with_cache
 
 CHUNKS = (5, 1, 3)  # a prompt, one generated token, then several tokens at once
 ATOL, RTOL = 1e-4, 1e-4
-
-
-def _call(fn: Callable, *args, what: str):
-    try:
-        with torch.no_grad():
-            return fn(*args)
-    except NotImplementedError:
-        raise
-    except CheckFailure:
-        raise
-    except Exception as err:
-        raise CheckFailure(f"{what} raised {type(err).__name__}: {err}") from err
 
 
 def _chunks(x: Tensor) -> list[tuple[int, Tensor]]:
@@ -43,21 +31,16 @@ def _chunks(x: Tensor) -> list[tuple[int, Tensor]]:
     return out
 
 
-def _same(a: Tensor, b: Tensor) -> bool:
-    return tuple(a.shape) == tuple(b.shape) and torch.allclose(a.double(), b.double(), atol=ATOL, rtol=1e-3)
-
-
-def _attention_mistakes(attn, x: Tensor, start: int, x_new: Tensor) -> list[Diagnosis]:
+def _attention_mistakes(attn, x: Tensor, start: int, x_new: Tensor) -> list:
     """What `attention_with_cache` returns for the new chunk under each classic mistake."""
     past = x[:, :start]
     full = x[:, : start + x_new.shape[1]]
 
     def scores_pattern_out(q, k, v, mask):
-        scores = torch.einsum("bqhe,bkhe->bhqk", q, k) / math.sqrt(attn.cfg.d_head)
+        scores = attention_scores(q, k)
         if mask is not None:
             scores = scores.masked_fill(mask, float("-inf"))
-        z = torch.einsum("bhqk,bkhe->bqhe", scores.softmax(-1), v)
-        return torch.einsum("bqhe,hed->bqd", z, attn.W_O) + attn.b_O
+        return torch.einsum("bqhe,hed->bqd", mix_values(scores.softmax(-1), v), attn.W_O) + attn.b_O
 
     with torch.no_grad():
         q, _, _ = attn.qkv(x_new)
@@ -76,13 +59,11 @@ def _attention_mistakes(attn, x: Tensor, start: int, x_new: Tensor) -> list[Diag
     ]
     if past.shape[1] == 0:
         variants = variants[:2]
-    return [Diagnosis(lambda a, f=f: _same(a, f()), hint) for f, hint in variants]
+    return [like(f, hint, atol=ATOL) for f, hint in variants]
 
 
 def check_attention_with_cache(fn: Callable) -> None:
     """`fn(attn, x_new, layer_cache)` must return attention's output for the new positions and extend the cache."""
-    if not callable(fn):
-        raise CheckFailure(f"Pass your function attention_with_cache itself, got {type(fn).__name__}.")
     attn = reference_model().blocks[0].attn
     x = torch.randn(2, sum(CHUNKS), CHECK_CFG.d_model, generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
@@ -91,7 +72,7 @@ def check_attention_with_cache(fn: Callable) -> None:
     cache = LayerCache()
     for start, x_new in _chunks(x):
         end = start + x_new.shape[1]
-        out = _call(fn, attn, x_new, cache, what="attention_with_cache")
+        out = call(fn, attn, x_new, cache, what="attention_with_cache", no_grad=True)
         if cache.k is None or cache.v is None:
             raise CheckFailure(
                 "layer_cache.k / layer_cache.v are still None after a call: store the keys and values "
@@ -103,11 +84,11 @@ def check_attention_with_cache(fn: Callable) -> None:
                 + ("append the new keys to the old ones (torch.cat along the position axis), don't replace them."
                    if cache.k.shape[1] == x_new.shape[1] else "add each position exactly once.")
             )
-        check_close(cache.k, k_all[:, :end], what="layer_cache.k", atol=ATOL, rtol=RTOL,
+        assert_close(cache.k, k_all[:, :end], what="layer_cache.k", atol=ATOL, rtol=RTOL,
                     hint="cache keys of shape [batch, pos, head, d_head], the old ones first.")
-        check_close(cache.v, v_all[:, :end], what="layer_cache.v", atol=ATOL, rtol=RTOL,
+        assert_close(cache.v, v_all[:, :end], what="layer_cache.v", atol=ATOL, rtol=RTOL,
                     hint="cache values of shape [batch, pos, head, d_head], the old ones first.")
-        check_close(out, expected_all[:, start:end], what=f"the output for positions {start}..{end - 1}",
+        assert_close(out, expected_all[:, start:end], what=f"the output for positions {start}..{end - 1}",
                     atol=ATOL, rtol=RTOL, diagnoses=_attention_mistakes(attn, x, start, x_new),
                     hint="queries for the new positions only; keys and values for every position so far.")
     passed("attention_with_cache")
@@ -115,8 +96,6 @@ def check_attention_with_cache(fn: Callable) -> None:
 
 def check_forward_with_cache(fn: Callable) -> None:
     """`fn(model, new_tokens, cache)` must return the logits of the new tokens, as the full forward would."""
-    if not callable(fn):
-        raise CheckFailure(f"Pass your function forward_with_cache itself, got {type(fn).__name__}.")
     model = reference_model()
     tokens = torch.randint(0, CHECK_CFG.d_vocab, (2, sum(CHUNKS)), generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
@@ -124,7 +103,7 @@ def check_forward_with_cache(fn: Callable) -> None:
     cache = KVCache.empty(CHECK_CFG.n_layers)
     for start, new in _chunks(tokens):
         end = start + new.shape[1]
-        out = _call(fn, model, new, cache, what="forward_with_cache")
+        out = call(fn, model, new, cache, what="forward_with_cache", no_grad=True)
         counts = [layer.n_pos for layer in cache.layers]
         if counts != [end] * len(counts):
             if not any(counts):
@@ -143,17 +122,15 @@ def check_forward_with_cache(fn: Callable) -> None:
             return model.unembed(model.ln_final(resid))
 
         diagnoses = [
-            Diagnosis(lambda a, f=restarted_positions: _same(a, f()),
-                      "the new tokens' positions continue after the cached ones: pos_embed(new_tokens, offset=cache.n_pos), "
+            like(restarted_positions, "the new tokens' positions continue after the cached ones: pos_embed(new_tokens, offset=cache.n_pos), "
                       "read n_pos BEFORE running the layers (they grow the cache)."),
-            Diagnosis(lambda a, new=new: _same(a, model(new)),
-                      "use the cache: run each block with its layer cache, don't run the model on the new tokens alone."),
+            like(lambda new=new: model(new), "use the cache: run each block with its layer cache, don't run the model on the new tokens alone."),
         ]
         if start:  # in the first chunk the mistakes above give the right answer
-            check_close(out, expected_all[:, start:end], what=f"the logits for positions {start}..{end - 1}",
+            assert_close(out, expected_all[:, start:end], what=f"the logits for positions {start}..{end - 1}",
                         atol=ATOL, rtol=RTOL, diagnoses=diagnoses)
         else:
-            check_close(out, expected_all[:, start:end], what=f"the logits for positions {start}..{end - 1}",
+            assert_close(out, expected_all[:, start:end], what=f"the logits for positions {start}..{end - 1}",
                         atol=ATOL, rtol=RTOL)
     passed("forward_with_cache")
 

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from micourse import sampling as ref
-from micourse.checks.core import CheckFailure, Diagnosis, check_close, passed
+from micourse.checks.core import CheckFailure, assert_close, call, like, passed
 
 Z_BOUND = 6.0
 DRAWS_PER_CASE = 20_000
@@ -54,12 +54,7 @@ def _within_bounds(counts: Tensor, probs: Tensor, n: int) -> tuple[bool, int | N
 
 
 def _draws(fn: Callable[[Tensor], Any], logits: Tensor, what: str) -> Tensor:
-    try:
-        out = fn(logits)
-    except NotImplementedError:
-        raise
-    except Exception as err:
-        raise CheckFailure(f"{what} raised {type(err).__name__}: {err}") from err
+    out = call(fn, logits, what=what)
     batch, d_vocab = logits.shape
     if out is None:
         raise CheckFailure(f"{what} returned None: did you forget to `return` the tokens?")
@@ -149,21 +144,15 @@ def check_greedy(fn: Callable[[Tensor], Any]) -> None:
     what = "greedy"
     for shape in [(12,), (5, 12), (2, 3, 50)]:
         logits = torch.randn(*shape, generator=torch.Generator().manual_seed(len(shape)))
-        try:
-            out = fn(logits.clone())
-        except NotImplementedError:
-            raise
-        except Exception as err:
-            raise CheckFailure(f"{what} raised {type(err).__name__} on logits of shape {shape}: {err}") from err
+        out = call(fn, logits.clone(), what=f"{what} on logits of shape {shape}")
         if isinstance(out, Tensor) and out.is_floating_point():
             if torch.allclose(out.float(), logits.max(-1).values):
                 raise CheckFailure(f"{what} returned the largest logit itself; return its index (argmax), the token id.")
             raise CheckFailure(f"{what} returned floats ({out.dtype}); it should return token ids (integers).")
         diag = [
-            Diagnosis(lambda a, l=logits: a.shape == l.argmin(-1).shape and bool((a == l.argmin(-1)).all()),
-                      "you took the least likely token (argmin); take argmax."),
+            like(logits.argmin(-1), "you took the least likely token (argmin); take argmax."),
         ]
-        check_close(out, logits.argmax(-1), what=f"{what}'s output for logits of shape {shape}", diagnoses=diag,
+        assert_close(out, logits.argmax(-1), what=f"{what}'s output for logits of shape {shape}", diagnoses=diag,
                     hint="take the argmax over the last axis (the vocabulary), dim=-1.")
     passed(what)
 
@@ -190,20 +179,21 @@ def check_temperature(fn: Callable[[Tensor, float], Any]) -> None:
     """`fn(logits, temperature)` returns logits divided by the temperature."""
     logits = torch.randn(3, 20, generator=torch.Generator().manual_seed(0)) * 2
     for t in (0.5, 2.0, 1.0, 0.05):
-        try:
-            out = fn(logits.clone(), t)
-        except NotImplementedError:
-            raise
-        except Exception as err:
-            raise CheckFailure(f"apply_temperature raised {type(err).__name__} for temperature {t}: {err}") from err
+        out = call(fn, logits.clone(), t, what=f"apply_temperature for temperature {t}")
         diag = [
-            Diagnosis(lambda a, t=t: torch.allclose(a, logits * t, atol=1e-5), "you multiplied by the temperature; divide instead (low temperature must sharpen the distribution)."),
-            Diagnosis(lambda a, t=t: torch.allclose(a, (logits / t).softmax(-1), atol=1e-5), "you returned probabilities; return the scaled logits (the sampler applies softmax)."),
-            Diagnosis(lambda a, t=t: torch.allclose(a, (logits / t).log_softmax(-1), atol=1e-5), "you returned log-probabilities; just return logits / temperature."),
+            like(logits * t, "you multiplied by the temperature; divide instead (low temperature must sharpen the distribution)."),
+            like((logits / t).softmax(-1), "you returned probabilities; return the scaled logits (the sampler applies softmax)."),
+            like((logits / t).log_softmax(-1), "you returned log-probabilities; just return logits / temperature."),
         ]
-        check_close(out, logits / t, what=f"apply_temperature(logits, {t})", diagnoses=diag,
+        assert_close(out, logits / t, what=f"apply_temperature(logits, {t})", diagnoses=diag,
                     hint="divide the logits by the temperature.")
     passed("apply_temperature")
+
+
+def _bincount_advice(err: Exception) -> str | None:
+    if "size of tensor" in str(err):
+        return "the counts must have one entry per vocabulary token (shape (d_vocab,)): torch.bincount(tokens, minlength=logits.shape[-1])."
+    return None
 
 
 def check_frequency_penalty(fn: Callable[[Tensor, Tensor, float], Any]) -> None:
@@ -217,23 +207,15 @@ def check_frequency_penalty(fn: Callable[[Tensor, Tensor, float], Any]) -> None:
     ]
     for tokens, penalty in cases:
         logits = torch.randn(d_vocab, generator=g)
-        try:
-            out = fn(tokens.clone(), logits.clone(), penalty)
-        except NotImplementedError:
-            raise
-        except Exception as err:
-            extra = ""
-            if "size of tensor" in str(err):
-                extra = "\nHint: the counts must have one entry per vocabulary token (shape (d_vocab,)): torch.bincount(tokens, minlength=logits.shape[-1])."
-            raise CheckFailure(f"apply_frequency_penalty raised {type(err).__name__}: {err}{extra}") from err
+        out = call(fn, tokens.clone(), logits.clone(), penalty, what="apply_frequency_penalty", advice=_bincount_advice)
         counts = torch.bincount(tokens, minlength=d_vocab).float()
         present = (counts > 0).float()
         diag = [
-            Diagnosis(lambda a: torch.allclose(a, logits + penalty * counts, atol=1e-5), "wrong sign: the penalty must lower the logits of repeated tokens (subtract it)."),
-            Diagnosis(lambda a: torch.allclose(a, logits - penalty * present, atol=1e-5), "you subtracted the penalty once per distinct token; a frequency penalty counts every occurrence (torch.bincount)."),
-            Diagnosis(lambda a: torch.allclose(a, logits - counts, atol=1e-5), "you subtracted the counts without multiplying by the penalty."),
+            like(logits + penalty * counts, "wrong sign: the penalty must lower the logits of repeated tokens (subtract it)."),
+            like(logits - penalty * present, "you subtracted the penalty once per distinct token; a frequency penalty counts every occurrence (torch.bincount)."),
+            like(logits - counts, "you subtracted the counts without multiplying by the penalty."),
         ]
-        check_close(out, logits - penalty * counts, what=f"apply_frequency_penalty(tokens={tokens.tolist()}, logits, {penalty})",
+        assert_close(out, logits - penalty * counts, what=f"apply_frequency_penalty(tokens={tokens.tolist()}, logits, {penalty})",
                     diagnoses=diag, hint="count each token's occurrences with torch.bincount(tokens, minlength=d_vocab), then subtract penalty * counts.")
     passed("apply_frequency_penalty")
 
@@ -342,12 +324,7 @@ def check_banned_next_tokens(fn: Callable[[Sequence[int], int], Iterable[int]]) 
     ]
     for tokens, n, why in cases:
         expected = ref.banned_next_tokens(tokens, n)
-        try:
-            out = fn(list(tokens), n)
-        except NotImplementedError:
-            raise
-        except Exception as err:
-            raise CheckFailure(f"banned_next_tokens({tokens}, n={n}) raised {type(err).__name__}: {err}") from err
+        out = call(fn, list(tokens), n, what=f"banned_next_tokens({tokens}, n={n})")
         if out is None:
             raise CheckFailure("banned_next_tokens returned None: did you forget to `return` the set?")
         got = _as_int_set(out)
@@ -378,12 +355,7 @@ def check_beam_step(fn: Callable[[Tensor, Tensor, int], Any]) -> None:
     ]
     for scores, logprobs, k in cases:
         exp_s, exp_o, exp_t = ref.beam_step(scores, logprobs, k)
-        try:
-            out = fn(scores.clone(), logprobs.clone(), k)
-        except NotImplementedError:
-            raise
-        except Exception as err:
-            raise CheckFailure(f"beam_step raised {type(err).__name__}: {err}") from err
+        out = call(fn, scores.clone(), logprobs.clone(), k, what="beam_step")
         if not (isinstance(out, (tuple, list)) and len(out) == 3 and all(isinstance(x, Tensor) for x in out)):
             raise CheckFailure("beam_step should return a tuple of three tensors: (new_scores, origin, tokens).")
         s, o, t = (x.detach().flatten() for x in out)
@@ -396,7 +368,7 @@ def check_beam_step(fn: Callable[[Tensor, Tensor, int], Any]) -> None:
             raise CheckFailure(f"{where}: origins and tokens are swapped. In the flattened (beam, d_vocab) array, index // d_vocab is the beam and index % d_vocab the token.")
         if torch.allclose(s.float(), logprobs.flatten().topk(len(exp_s)).values, atol=1e-5) and not torch.allclose(s.float(), exp_s, atol=1e-5):
             raise CheckFailure(f"{where}: your scores are the new log-probabilities alone; add each beam's running score first (scores[:, None] + logprobs).")
-        check_close(s.float(), exp_s.float(), what=f"{where}: new scores (sorted)",
+        assert_close(s.float(), exp_s.float(), what=f"{where}: new scores (sorted)",
                     hint="rank all beam x token candidates together: flatten scores[:, None] + logprobs and take topk(num_beams). Keeping the best tokens of each beam separately misses candidates.")
         if not (torch.equal(o, exp_o) and torch.equal(t, exp_t)):
             raise CheckFailure(f"{where}: the scores are right but the (origin, token) pairs are not: you gave {list(zip(o.tolist(), t.tolist()))}, expected {list(zip(exp_o.tolist(), exp_t.tolist()))}.")

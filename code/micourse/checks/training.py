@@ -1,31 +1,16 @@
-"""Checkers for the "Training" page: the next-token loss and the learning-rate schedule."""
+"""Checkers of the page "Training": the next-token loss and the learning-rate schedule."""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from micourse.checks.core import CheckFailure, Diagnosis, check_close, passed
+from micourse.checks.core import CheckFailure, assert_close, call, like, passed
 from micourse.training import TrainingConfig, lr_at, next_token_loss
-
-
-def _call(fn: Callable, what: str, *args: Any) -> Any:
-    if not callable(fn):
-        raise CheckFailure(f"Pass the function itself (e.g. `{what}`), not {type(fn).__name__}.")
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except Exception as err:
-        raise CheckFailure(f"{what} raised {type(err).__name__}: {err}") from err
-
-
-def _close(a: Any, b: Tensor) -> bool:
-    return isinstance(a, Tensor) and a.shape == b.shape and torch.allclose(a.double(), b.double(), atol=1e-5, rtol=1e-4)
 
 
 def check_next_token_loss(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
@@ -34,7 +19,7 @@ def check_next_token_loss(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
     for b, n, v in [(2, 6, 11), (3, 4, 7), (1, 9, 30)]:
         logits = torch.randn(b, n, v, generator=g) * 2
         tokens = torch.randint(0, v, (b, n), generator=g)
-        out = _call(fn, "next_token_loss", logits.clone(), tokens.clone())
+        out = call(fn, logits.clone(), tokens.clone(), what="next_token_loss")
         where = f"next_token_loss for logits {(b, n, v)} and tokens {(b, n)}"
         if isinstance(out, Tensor) and out.ndim > 0:
             raise CheckFailure(f"{where} returned shape {tuple(out.shape)}; return one number, the mean loss (a 0-d tensor).")
@@ -42,13 +27,13 @@ def check_next_token_loss(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
             raise CheckFailure(f"{where} returned a Python float; return the loss tensor itself, so that .backward() can run through it.")
         ce = lambda lg, tg: F.cross_entropy(lg.reshape(-1, v), tg.reshape(-1))
         diag = [
-            Diagnosis(lambda a: _close(a, ce(logits, tokens)), "you did not shift: position i must predict token i + 1, so compare logits[:, :-1] with tokens[:, 1:]."),
-            Diagnosis(lambda a: _close(a, ce(logits[:, 1:], tokens[:, :-1])), "you shifted the wrong way: logits[:, :-1] (every position but the last) predict tokens[:, 1:]."),
-            Diagnosis(lambda a: _close(a, F.cross_entropy(logits[:, :-1].reshape(-1, v), tokens[:, 1:].reshape(-1), reduction="sum")), "you summed the losses; take the mean over all predicted tokens."),
-            Diagnosis(lambda a: _close(a, -ce(logits[:, :-1], tokens[:, 1:])), "wrong sign: the loss is the negative log-probability of the right token."),
-            Diagnosis(lambda a: _close(a, -(logits[:, :-1].gather(-1, tokens[:, 1:, None])).mean()), "you used the raw logits; take log_softmax first (or use F.cross_entropy)."),
+            like(lambda: ce(logits, tokens), "you did not shift: position i must predict token i + 1, so compare logits[:, :-1] with tokens[:, 1:]."),
+            like(lambda: ce(logits[:, 1:], tokens[:, :-1]), "you shifted the wrong way: logits[:, :-1] (every position but the last) predict tokens[:, 1:]."),
+            like(lambda: F.cross_entropy(logits[:, :-1].reshape(-1, v), tokens[:, 1:].reshape(-1), reduction="sum"), "you summed the losses; take the mean over all predicted tokens."),
+            like(lambda: -ce(logits[:, :-1], tokens[:, 1:]), "wrong sign: the loss is the negative log-probability of the right token."),
+            like(lambda: -(logits[:, :-1].gather(-1, tokens[:, 1:, None])).mean(), "you used the raw logits; take log_softmax first (or use F.cross_entropy)."),
         ]
-        check_close(out, next_token_loss(logits, tokens), what=where, diagnoses=diag,
+        assert_close(out, next_token_loss(logits, tokens), what=where, diagnoses=diag,
                     hint="F.cross_entropy(logits[:, :-1].flatten(0, 1), tokens[:, 1:].flatten()).")
     passed("next_token_loss")
 
@@ -76,7 +61,7 @@ def check_lr_schedule(fn: Callable[[int, TrainingConfig], float]) -> None:
         steps = list(range(cfg.steps))
         got = []
         for s in steps:
-            value = _call(fn, "lr_schedule", s, cfg)
+            value = call(fn, s, cfg, what="lr_schedule")
             if isinstance(value, Tensor):
                 value = float(value)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -96,9 +81,9 @@ def check_lr_schedule(fn: Callable[[int, TrainingConfig], float]) -> None:
             ([cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * math.cos(math.pi * min(1.0, (s - w) / max(1, cfg.steps - w)))) if s >= w else lr_at(s, cfg) for s in steps],
              "cos(pi * progress) goes from 1 to -1; rescale it to go from 1 to 0: 0.5 * (1 + cos(pi * progress))."),
         ]
-        diag = [Diagnosis(lambda a, v=torch.tensor(v, dtype=torch.float64): torch.allclose(a, v, rtol=1e-6, atol=1e-12), h)
+        diag = [like(torch.tensor(v, dtype=torch.float64), h, rtol=1e-6, atol=1e-12)
                 for v, h in variants if v is not None]
-        check_close(actual, expected, what=f"lr_schedule over steps 0..{cfg.steps - 1} with lr={cfg.lr}, warmup_steps={w}, min_lr_ratio={cfg.min_lr_ratio}",
+        assert_close(actual, expected, what=f"lr_schedule over steps 0..{cfg.steps - 1} with lr={cfg.lr}, warmup_steps={w}, min_lr_ratio={cfg.min_lr_ratio}",
                     diagnoses=diag, atol=1e-10, rtol=1e-6,
                     hint="for step < warmup_steps: lr * (step + 1) / warmup_steps; after: progress = (step - warmup_steps) / (steps - warmup_steps), lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + cos(pi * progress))).")
     passed("lr_schedule")

@@ -28,6 +28,38 @@ def apply_causal_mask(
     return attn_scores.masked_fill(future, float("-inf"))
 
 
+def split_heads(x: Float[Tensor, "batch pos head_times_d_head"], n_heads: int) -> Float[Tensor, "batch pos head d_head"]:
+    """Split the last axis into heads: its first d_head entries belong to head 0, and so on."""
+    return einops.rearrange(x, "batch pos (head d_head) -> batch pos head d_head", head=n_heads)
+
+
+def attention_scores(
+    q: Float[Tensor, "batch query_pos head d_head"], k: Float[Tensor, "batch key_pos head d_head"]
+) -> Float[Tensor, "batch head query_pos key_pos"]:
+    """Every query with every key, scaled by 1/sqrt(d_head) so the softmax is not saturated."""
+    dots = einops.einsum(q, k, "batch q_pos head d_head, batch k_pos head d_head -> batch head q_pos k_pos")
+    return dots / math.sqrt(q.shape[-1])
+
+
+def mix_values(
+    pattern: Float[Tensor, "batch head query_pos key_pos"], v: Float[Tensor, "batch key_pos head d_head"]
+) -> Float[Tensor, "batch query_pos head d_head"]:
+    """Each query's pattern-weighted sum of the values (`z` in TransformerLens)."""
+    return einops.einsum(v, pattern, "batch k_pos head d_head, batch head q_pos k_pos -> batch q_pos head d_head")
+
+
+def scaled_dot_product_attention(
+    q: Float[Tensor, "batch pos head d_head"],
+    k: Float[Tensor, "batch pos head d_head"],
+    v: Float[Tensor, "batch pos head d_head"],
+    causal: bool = True,
+) -> tuple[Float[Tensor, "batch pos head d_head"], Float[Tensor, "batch head query_pos key_pos"]]:
+    """Attention without the projections: (z, pattern), TransformerLens's layout."""
+    scores = attention_scores(q, k)
+    pattern = (apply_causal_mask(scores) if causal else scores).softmax(dim=-1)
+    return mix_values(pattern, v), pattern
+
+
 class Attention(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
@@ -55,8 +87,7 @@ class Attention(nn.Module):
     ) -> Float[Tensor, "batch pos head d_head"]:
         """One linear map per head, done as a single matmul over all heads at once."""
         W_all = einops.rearrange(W, "head d_model d_head -> d_model (head d_head)")
-        out = x @ W_all + b.flatten()
-        return einops.rearrange(out, "batch pos (head d_head) -> batch pos head d_head", head=W.shape[0])
+        return split_heads(x @ W_all + b.flatten(), W.shape[0])
 
     def qkv(self, x: Float[Tensor, "batch pos d_model"]) -> tuple[Tensor, Tensor, Tensor]:
         q = self.hook_q(self.project(x, self.W_Q, self.b_Q))
@@ -71,14 +102,9 @@ class Attention(nn.Module):
         v: Float[Tensor, "batch key_pos head d_head"],
     ) -> Float[Tensor, "batch query_pos d_model"]:
         """Everything after the projections: scores, mask, softmax, mix values, write out."""
-        scores = einops.einsum(
-            q, k, "batch q_pos head d_head, batch k_pos head d_head -> batch head q_pos k_pos"
-        ) / math.sqrt(self.cfg.d_head)
-        scores = self.hook_attn_scores(apply_causal_mask(scores))
+        scores = self.hook_attn_scores(apply_causal_mask(attention_scores(q, k)))
         pattern = self.hook_pattern(scores.softmax(dim=-1))  # over keys: each query's weights sum to 1
-        z = self.hook_z(
-            einops.einsum(v, pattern, "batch k_pos head d_head, batch head q_pos k_pos -> batch q_pos head d_head")
-        )
+        z = self.hook_z(mix_values(pattern, v))
         W_O_all = einops.rearrange(self.W_O, "head d_head d_model -> (head d_head) d_model")
         return z.flatten(-2) @ W_O_all + self.b_O
 

@@ -1,33 +1,15 @@
-"""Checkers for the "Inputs and outputs" page: from logits to next tokens, and the generation loop."""
+"""Checkers of the page "Inputs and outputs": from logits to next tokens, and the generation loop."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
-from micourse.checks.core import CheckFailure, Diagnosis, check_close, passed
-
-
-def _call(fn: Callable, what: str, *args: Any) -> Any:
-    if not callable(fn):
-        raise CheckFailure(f"Pass the function itself (e.g. `{what}`), not {type(fn).__name__}.")
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise
-    except Exception as err:
-        raise CheckFailure(f"{what} raised {type(err).__name__}: {err}") from err
-
-
-def _close(a: Tensor, b: Tensor) -> bool:
-    return isinstance(a, Tensor) and a.shape == b.shape and torch.allclose(a.double(), b.double(), atol=1e-5, rtol=1e-4)
-
-
-def next_token_probs_reference(logits: Float[Tensor, "batch pos d_vocab"]) -> Float[Tensor, "batch d_vocab"]:
-    return logits[:, -1, :].softmax(dim=-1)
+from micourse.checks.core import CheckFailure, assert_close, call, like, passed
+from micourse.sampling import greedy_generate, next_token_probs
 
 
 def check_next_token_probs(fn: Callable[[Tensor], Tensor]) -> None:
@@ -35,14 +17,14 @@ def check_next_token_probs(fn: Callable[[Tensor], Tensor]) -> None:
     g = torch.Generator().manual_seed(0)
     for shape in [(1, 5, 11), (3, 4, 20), (2, 1, 7)]:
         logits = torch.randn(*shape, generator=g) * 2
-        out = _call(fn, "next_token_probs", logits.clone())
+        out = call(fn, logits.clone(), what="next_token_probs")
         diag = [
-            Diagnosis(lambda a, l=logits: _close(a, l[:, 0].softmax(-1)), "you used the first position; the prediction for the next token sits at the last position, logits[:, -1]."),
-            Diagnosis(lambda a, l=logits: _close(a, l[:, -1]), "you returned the logits themselves; apply softmax to turn them into probabilities."),
-            Diagnosis(lambda a, l=logits: _close(a, l[:, -1].log_softmax(-1)), "you returned log-probabilities (log_softmax); use softmax."),
-            Diagnosis(lambda a, l=logits: _close(a, l.softmax(1)[:, -1]), "you took the softmax over the position axis; it must run over the vocabulary (dim=-1)."),
+            like(logits[:, 0].softmax(-1), "you used the first position; the prediction for the next token sits at the last position, logits[:, -1]."),
+            like(logits[:, -1], "you returned the logits themselves; apply softmax to turn them into probabilities."),
+            like(logits[:, -1].log_softmax(-1), "you returned log-probabilities (log_softmax); use softmax."),
+            like(logits.softmax(1)[:, -1], "you took the softmax over the position axis; it must run over the vocabulary (dim=-1)."),
         ]
-        check_close(out, next_token_probs_reference(logits), what=f"next_token_probs for logits of shape {shape}", diagnoses=diag,
+        assert_close(out, next_token_probs(logits), what=f"next_token_probs for logits of shape {shape}", diagnoses=diag,
                     hint="take the last position, logits[:, -1, :], and apply softmax over the vocabulary axis.")
     passed("next_token_probs")
 
@@ -67,21 +49,13 @@ class _ToyLM(nn.Module):
         return self.last[tokens] + prefix
 
 
-def greedy_generate_reference(model: nn.Module, tokens: Int[Tensor, "batch pos"], max_new_tokens: int) -> Int[Tensor, "batch pos_out"]:
-    for _ in range(max_new_tokens):
-        nxt = model(tokens)[:, -1].argmax(-1, keepdim=True)
-        tokens = torch.cat([tokens, nxt], dim=1)
-    return tokens
-
-
 def check_greedy_generate(fn: Callable[[nn.Module, Tensor, int], Tensor]) -> None:
     """`fn(model, tokens, max_new_tokens)` appends `max_new_tokens` greedy tokens to `tokens` `(batch, pos)`."""
     model = _ToyLM()
     for prompt, n_new in [([[3, 5, 7]], 6), ([[1], [2]], 4), ([[0, 0, 9, 4]], 1), ([[8, 2]], 0)]:
         tokens = torch.tensor(prompt)
-        expected = greedy_generate_reference(model, tokens, n_new)
-        with torch.no_grad():
-            out = _call(fn, "greedy_generate", model, tokens.clone(), n_new)
+        expected = greedy_generate(model, tokens, n_new)
+        out = call(fn, model, tokens.clone(), n_new, what="greedy_generate", no_grad=True)
         where = f"greedy_generate(model, tokens={prompt}, max_new_tokens={n_new})"
         if out is None:
             raise CheckFailure(f"{where} returned None: return the extended tokens.")
@@ -94,9 +68,9 @@ def check_greedy_generate(fn: Callable[[nn.Module, Tensor, int], Tensor]) -> Non
             first_pos = torch.cat([first_pos, model(first_pos)[:, 0].argmax(-1, keepdim=True)], dim=1)
         no_append = torch.cat([tokens, model(tokens)[:, -1].argmax(-1, keepdim=True).expand(-1, n_new)], dim=1) if n_new else tokens
         diag = [
-            Diagnosis(lambda a: torch.equal(a, first_pos), "you read the prediction at the first position; the next token's logits are at the last position, logits[:, -1]."),
-            Diagnosis(lambda a: torch.equal(a, no_append), "every new token is the same prediction from the prompt: feed the extended sequence back into the model on each step."),
+            like(first_pos, "you read the prediction at the first position; the next token's logits are at the last position, logits[:, -1]."),
+            like(no_append, "every new token is the same prediction from the prompt: feed the extended sequence back into the model on each step."),
         ]
-        check_close(out, expected, what=where, diagnoses=diag,
+        assert_close(out, expected, what=where, diagnoses=diag,
                     hint="on each step: logits = model(tokens); next = logits[:, -1].argmax(-1, keepdim=True); tokens = torch.cat([tokens, next], dim=1).")
     passed("greedy_generate")

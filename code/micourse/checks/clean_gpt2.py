@@ -1,8 +1,8 @@
-"""Checkers for the GPT-2 pieces a learner writes in "A clean GPT-2".
+"""Checkers of the page "A clean GPT-2": the pieces of GPT-2 a learner writes.
 
-Each checker takes the learner's class (or function), builds it with a small `Config`, copies
-the reference weights into it by parameter name, runs it on random input and compares with
-`micourse.transformer`. When the output is wrong, it also runs the usual mistakes (epsilon
+Each checker hands the learner's class to `core.check_module_against`: it is built with a
+small `Config`, given the reference weights by parameter name, run on random input and
+compared with `micourse.transformer`. When the output is wrong, it also runs the usual mistakes (epsilon
 outside the square root, a mask filled with 0, a missing residual connection, ...) and names
 the one that reproduces the learner's output.
 """
@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from micourse.checks.core import CheckFailure, Diagnosis, check_close, passed
-from micourse.transformer import GPT2, Config, apply_causal_mask, gelu_new
+from micourse.checks.core import CheckFailure, call, check_module_against, passed
+from micourse.transformer import GPT2, Config, gelu_new
 
 # Small enough to run in milliseconds; every axis has a different length, so a transposed or
 # mis-broadcast tensor shows up as a shape error rather than a silent wrong value.
@@ -55,123 +55,14 @@ def _resid(cfg: Config, seed: int = 2, batch: int = BATCH, pos: int = POS) -> Te
     return torch.randn(batch, pos, cfg.d_model, generator=torch.Generator().manual_seed(seed))
 
 
-# ---------------------------------------------------------------- building and running
-
-
-def _build(learner_cls: Any, what: str, cfg: Config) -> nn.Module:
-    if isinstance(learner_cls, nn.Module):
-        raise CheckFailure(f"Pass the class {what} itself, not an instance: check_...({what}), not {what}(cfg).")
-    if not isinstance(learner_cls, type):
-        raise CheckFailure(f"Pass your class {what} (a subclass of nn.Module), got {type(learner_cls).__name__}.")
-    try:
-        module = learner_cls(cfg)
-    except NotImplementedError:
-        raise
-    except Exception as err:
-        raise CheckFailure(f"{what}(cfg) raised {type(err).__name__}: {err}") from err
-    if not isinstance(module, nn.Module):
-        raise CheckFailure(f"{what} should subclass nn.Module (did you forget `super().__init__()`?).")
-    return module
-
-
-def _copy_weights(learner: nn.Module, reference: nn.Module, what: str) -> None:
-    """Give the learner's module the reference's weights, matching parameters by name."""
-    ours = dict(reference.named_parameters())
-    theirs = dict(learner.named_parameters())
-    missing = [k for k in ours if k not in theirs]
-    if missing:
-        shapes = ", ".join(f"{k} {tuple(ours[k].shape)}" for k in missing[:6])
-        raise CheckFailure(
-            f"{what} has no parameter named {missing[0]!r}. The checker copies weights by name, using "
-            f"TransformerLens's names; missing: {shapes}. Create them as nn.Parameter attributes "
-            "with exactly these names (sub-modules too: ln1, attn, ln2, mlp, ...)."
-        )
-    extra = [k for k in theirs if k not in ours]
-    if extra:
-        raise CheckFailure(
-            f"{what} has parameters the reference does not: {extra[:6]}. GPT-2 has exactly "
-            f"{sorted(ours)[:8]}{' ...' if len(ours) > 8 else ''}; remove or rename the others."
-        )
-    with torch.no_grad():
-        for name, p in ours.items():
-            q = theirs[name]
-            if tuple(q.shape) != tuple(p.shape):
-                raise CheckFailure(f"{what}.{name} has shape {tuple(q.shape)}, expected {tuple(p.shape)}.")
-            q.copy_(p)
-
-
-def _run(fn: Callable, *args: Any, what: str) -> Any:
-    try:
-        with torch.no_grad():
-            return fn(*args)
-    except NotImplementedError:
-        raise
-    except CheckFailure:
-        raise
-    except Exception as err:
-        raise CheckFailure(f"{what} raised {type(err).__name__}: {err}") from err
-
-
-def _like(variant: Callable[[], Tensor], hint: str) -> Diagnosis:
-    """A diagnosis that fires when the learner's output equals `variant()`, a known mistake."""
-
-    def matches(actual: Tensor) -> bool:
-        with torch.no_grad():
-            expected = variant()
-        return tuple(actual.shape) == tuple(expected.shape) and torch.allclose(
-            actual.double(), expected.double(), atol=ATOL, rtol=1e-3, equal_nan=True
-        )
-
-    return Diagnosis(matches, hint)
-
-
-def _compare(actual: Any, expected: Tensor, what: str, diagnoses: list[Diagnosis], hint: str | None = None) -> None:
-    if isinstance(actual, Tensor) and tuple(actual.shape) != tuple(expected.shape):
-        for d in diagnoses:  # check_close names shape errors without trying the diagnoses
-            try:
-                hit = d.matches(actual.detach())
-            except Exception:
-                hit = False
-            if hit:
-                raise CheckFailure(
-                    f"{what} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}.\nLikely mistake: {d.hint}"
-                )
-    check_close(actual, expected, what=what, atol=ATOL, rtol=RTOL, diagnoses=diagnoses, hint=hint)
-
-
-def _submodule_problem(learner: nn.Module, reference: nn.Module, inputs: dict[str, Tensor], what: str) -> None:
-    """If a part of the learner's module is already wrong on its own, say which part."""
-    for name, x in inputs.items():
-        mine, ref = getattr(learner, name, None), getattr(reference, name, None)
-        if mine is None or ref is None:
-            continue
-        try:
-            with torch.no_grad():
-                out = mine(x)
-                expected = ref(x)
-        except NotImplementedError:
-            raise
-        except Exception:
-            continue
-        if not isinstance(out, Tensor) or out.shape != expected.shape or not torch.allclose(out, expected, atol=ATOL, rtol=RTOL):
-            raise CheckFailure(
-                f"{what}.{name} alone already gives a wrong output: fix it first (run its own checker), "
-                f"then check {what} again."
-            )
-
-
 # ---------------------------------------------------------------- the checkers
 
 
 def check_layer_norm(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
     ref = reference_model(cfg).blocks[0].ln1
-    mine = _build(learner_cls, "LayerNorm", cfg)
-    _copy_weights(mine, ref, "LayerNorm")
     # Rows of very different scales: eps only matters for the small ones.
     scales = torch.tensor([0.004, 0.02, 0.1, 1.0, 3.0, 10.0, 50.0])[:POS]
     x = _resid(cfg) * scales[None, :, None] + 2.0
-    actual = _run(mine, x, what="LayerNorm.forward")
-    expected = ref(x).detach()
     eps, w, b = ref.eps, ref.w.detach(), ref.b.detach()
     centred = x - x.mean(-1, keepdim=True)
     variants = [
@@ -188,36 +79,28 @@ def check_layer_norm(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
         (lambda: F.layer_norm(x.transpose(-1, -2), (x.shape[-2],), eps=eps).transpose(-1, -2) * w + b,
          "normalise over the last axis (d_model), not over positions."),
     ]
-    _compare(actual, expected, "LayerNorm's output", [_like(f, h) for f, h in variants],
-             hint="normalise each position's vector over d_model: subtract the mean, divide by sqrt(var + eps).")
+    check_module_against(learner_cls, ref, x, what="LayerNorm", cfg=cfg, mistakes=variants, atol=ATOL, rtol=RTOL,
+                         hint="normalise each position's vector over d_model: subtract the mean, divide by sqrt(var + eps).")
     passed("LayerNorm")
 
 
 def check_embed(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
     ref = reference_model(cfg).embed
-    mine = _build(learner_cls, "Embed", cfg)
-    _copy_weights(mine, ref, "Embed")
     tokens = _tokens(cfg)
-    actual = _run(mine, tokens, what="Embed.forward")
-    expected = ref(tokens).detach()
     W_E = ref.W_E.detach()
     variants = [
         (lambda: W_E[tokens] * math.sqrt(cfg.d_model),
          "GPT-2 does not multiply embeddings by sqrt(d_model) (the original Transformer did)."),
         (lambda: W_E[tokens - 1], "token id t picks row t of W_E, not row t - 1."),
     ]
-    _compare(actual, expected, "Embed's output", [_like(f, h) for f, h in variants],
-             hint="look up one row of W_E per token: W_E[tokens] has shape [batch, pos, d_model].")
+    check_module_against(learner_cls, ref, tokens, what="Embed", cfg=cfg, mistakes=variants, atol=ATOL, rtol=RTOL,
+                         hint="look up one row of W_E per token: W_E[tokens] has shape [batch, pos, d_model].")
     passed("Embed")
 
 
 def check_pos_embed(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
     ref = reference_model(cfg).pos_embed
-    mine = _build(learner_cls, "PosEmbed", cfg)
-    _copy_weights(mine, ref, "PosEmbed")
     tokens = _tokens(cfg, high=cfg.n_ctx)  # ids below n_ctx, so indexing W_pos by token id runs and can be named
-    actual = _run(mine, tokens, what="PosEmbed.forward")
-    expected = ref(tokens).detach()
     W_pos = ref.W_pos.detach()
     pos = tokens.shape[1]
     variants = [
@@ -227,18 +110,16 @@ def check_pos_embed(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
                               "(einops.repeat or .expand)."),
         (lambda: W_pos.expand(tokens.shape[0], -1, -1), "take only the first `pos` rows of W_pos: W_pos[:seq_len]."),
     ]
-    _compare(actual, expected, "PosEmbed's output", [_like(f, h) for f, h in variants],
-             hint="the embedding of position i is row i of W_pos; every sequence in the batch gets the same ones.")
+    check_module_against(learner_cls, ref, tokens, what="PosEmbed", cfg=cfg, mistakes=variants, atol=ATOL, rtol=RTOL,
+                         hint="the embedding of position i is row i of W_pos; every sequence in the batch gets the same ones.")
     passed("PosEmbed")
 
 
 def check_apply_causal_mask(fn: Callable[[Tensor], Tensor]) -> None:
-    if not callable(fn):
-        raise CheckFailure(f"Pass your function apply_causal_mask itself, got {type(fn).__name__}.")
     gen = torch.Generator().manual_seed(3)
     for n in (5, 1):
         scores = torch.randn(2, 3, n, n, generator=gen)
-        actual = _run(fn, scores.clone(), what="apply_causal_mask")
+        actual = call(fn, scores.clone(), what="apply_causal_mask", no_grad=True)
         if actual is None:
             raise CheckFailure("apply_causal_mask returned None: return the masked scores.")
         if not isinstance(actual, Tensor) or actual.shape != scores.shape:
@@ -318,31 +199,22 @@ _ATTENTION_MISTAKES = [
 
 def check_attention(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
     ref = reference_model(cfg).blocks[0].attn
-    mine = _build(learner_cls, "Attention", cfg)
-    _copy_weights(mine, ref, "Attention")
     x = _resid(cfg)
-    actual = _run(mine, x, what="Attention.forward")
-    expected = ref(x).detach()
     mistakes = [dict(kw) for kw, _ in _ATTENTION_MISTAKES]
     for kw in mistakes:  # the scale mistakes must use this config's sizes
         if kw.get("scale") == float(CHECK_CFG.d_head):
             kw["scale"] = float(cfg.d_head)
         elif kw.get("scale") == math.sqrt(CHECK_CFG.d_model):
             kw["scale"] = math.sqrt(cfg.d_model)
-    diagnoses = [_like(lambda kw=kw: _attention_variant(ref, x, **kw), hint)
-                 for kw, (_, hint) in zip(mistakes, _ATTENTION_MISTAKES)]
-    _compare(actual, expected, "Attention's output", diagnoses,
-             hint="compare q, k, v, scores and pattern step by step with the shapes in the comments.")
+    variants = [(lambda kw=kw: _attention_variant(ref, x, **kw), hint) for kw, (_, hint) in zip(mistakes, _ATTENTION_MISTAKES)]
+    check_module_against(learner_cls, ref, x, what="Attention", cfg=cfg, mistakes=variants, atol=ATOL, rtol=RTOL,
+                         hint="compare q, k, v, scores and pattern step by step with the shapes in the comments.")
     passed("Attention")
 
 
 def check_mlp(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
     ref = reference_model(cfg).blocks[0].mlp
-    mine = _build(learner_cls, "MLP", cfg)
-    _copy_weights(mine, ref, "MLP")
     x = _resid(cfg) * 1.5
-    actual = _run(mine, x, what="MLP.forward")
-    expected = ref(x).detach()
     W_in, b_in, W_out, b_out = (ref.W_in.detach(), ref.b_in.detach(), ref.W_out.detach(), ref.b_out.detach())
     pre = x @ W_in + b_in
     variants = [
@@ -355,52 +227,42 @@ def check_mlp(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
         (lambda: gelu_new(pre) @ W_out, "add the output bias b_out."),
         (lambda: gelu_new(pre @ W_out + b_out), "apply the activation between the two linear maps, not after the second."),
     ]
-    _compare(actual, expected, "MLP's output", [_like(f, h) for f, h in variants],
-             hint="MLP(x) = gelu_new(x @ W_in + b_in) @ W_out + b_out.")
+    check_module_against(learner_cls, ref, x, what="MLP", cfg=cfg, mistakes=variants, atol=ATOL, rtol=RTOL,
+                         hint="MLP(x) = gelu_new(x @ W_in + b_in) @ W_out + b_out.")
     passed("MLP")
 
 
 def check_transformer_block(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
     ref = reference_model(cfg).blocks[0]
-    mine = _build(learner_cls, "TransformerBlock", cfg)
-    _copy_weights(mine, ref, "TransformerBlock")
     x = _resid(cfg)
-    actual = _run(mine, x, what="TransformerBlock.forward")
+    ln1, attn, ln2, mlp = ref.ln1, ref.attn, ref.ln2, ref.mlp
     with torch.no_grad():
-        expected = ref(x)
-        ln1, attn, ln2, mlp = ref.ln1, ref.attn, ref.ln2, ref.mlp
         mid = x + attn(ln1(x))
-    try:
-        _compare(actual, expected, "TransformerBlock's output", [])
-    except CheckFailure:
-        _submodule_problem(mine, ref, {"ln1": x, "attn": ln1(x).detach(), "ln2": mid.detach(), "mlp": ln2(mid).detach()},
-                           "TransformerBlock")
-        variants = [
-            (lambda: attn(ln1(x)) + mlp(ln2(attn(ln1(x)))),
-             "add the attention output to the residual stream: resid_mid = resid_pre + attn(ln1(resid_pre))."),
-            (lambda: attn(ln1(x)) + mlp(ln2(x + attn(ln1(x)))),
-             "add the attention output to the residual stream: resid_mid = resid_pre + attn(ln1(resid_pre))."),
-            (lambda: mlp(ln2(mid)), "add the MLP output to the residual: resid_post = resid_mid + mlp(ln2(resid_mid))."),
-            (lambda: x + attn(ln1(x)) + mlp(ln2(x)),
-             "the MLP reads resid_mid (after attention), not resid_pre: the sublayers run in sequence."),
-            (lambda: ln2(ln1(x + attn(x)) + mlp(ln1(x + attn(x)))),
-             "GPT-2 is pre-LN: normalise each sublayer's input, not the residual stream after adding."),
-            (lambda: (lambda h: h + mlp(ln2(h)))(ln1(x) + attn(ln1(x))),
-             "the residual stream itself is not normalised: resid_pre + attn(ln1(resid_pre))."),
-            (lambda: mid + mlp(ln1(mid)), "use ln2 (not ln1) before the MLP."),
-        ]
-        _compare(actual, expected, "TransformerBlock's output", [_like(f, h) for f, h in variants],
-                 hint="resid_mid = resid_pre + attn(ln1(resid_pre)); resid_post = resid_mid + mlp(ln2(resid_mid)).")
+    variants = [
+        (lambda: attn(ln1(x)) + mlp(ln2(attn(ln1(x)))),
+         "add the attention output to the residual stream: resid_mid = resid_pre + attn(ln1(resid_pre))."),
+        (lambda: attn(ln1(x)) + mlp(ln2(x + attn(ln1(x)))),
+         "add the attention output to the residual stream: resid_mid = resid_pre + attn(ln1(resid_pre))."),
+        (lambda: mlp(ln2(mid)), "add the MLP output to the residual: resid_post = resid_mid + mlp(ln2(resid_mid))."),
+        (lambda: x + attn(ln1(x)) + mlp(ln2(x)),
+         "the MLP reads resid_mid (after attention), not resid_pre: the sublayers run in sequence."),
+        (lambda: ln2(ln1(x + attn(x)) + mlp(ln1(x + attn(x)))),
+         "GPT-2 is pre-LN: normalise each sublayer's input, not the residual stream after adding."),
+        (lambda: (lambda h: h + mlp(ln2(h)))(ln1(x) + attn(ln1(x))),
+         "the residual stream itself is not normalised: resid_pre + attn(ln1(resid_pre))."),
+        (lambda: mid + mlp(ln1(mid)), "use ln2 (not ln1) before the MLP."),
+    ]
+    check_module_against(
+        learner_cls, ref, x, what="TransformerBlock", cfg=cfg, mistakes=variants, atol=ATOL, rtol=RTOL,
+        parts=lambda: {"ln1": x, "attn": ln1(x), "ln2": mid, "mlp": ln2(mid)},
+        hint="resid_mid = resid_pre + attn(ln1(resid_pre)); resid_post = resid_mid + mlp(ln2(resid_mid)).",
+    )
     passed("TransformerBlock")
 
 
 def check_unembed(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
     ref = reference_model(cfg).unembed
-    mine = _build(learner_cls, "Unembed", cfg)
-    _copy_weights(mine, ref, "Unembed")
     x = _resid(cfg)
-    actual = _run(mine, x, what="Unembed.forward")
-    expected = ref(x).detach()
     W_U, b_U = ref.W_U.detach(), ref.b_U.detach()
     variants = [
         (lambda: x @ W_U, "add the bias b_U (GPT-2's is zero, but TransformerLens models may use it)."),
@@ -408,58 +270,43 @@ def check_unembed(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
         (lambda: (x @ W_U + b_U).log_softmax(-1), "return raw logits, not log-probabilities: no log_softmax here."),
         (lambda: x @ W_U - b_U, "add b_U, don't subtract it."),
     ]
-    _compare(actual, expected, "Unembed's output", [_like(f, h) for f, h in variants],
-             hint="logits = normalized_resid_final @ W_U + b_U.")
+    check_module_against(learner_cls, ref, x, what="Unembed", cfg=cfg, mistakes=variants, atol=ATOL, rtol=RTOL,
+                         hint="logits = normalized_resid_final @ W_U + b_U.")
     passed("Unembed")
 
 
 def check_gpt2(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
     """The whole model: tokens in, logits out, with the reference's weights."""
     ref = reference_model(cfg)
-    mine = _build(learner_cls, "the model", cfg)
-    _copy_weights(mine, ref, "the model")
-    mine.eval()
     tokens = _tokens(cfg, pos=9)
-    actual = _run(mine, tokens, what="the model's forward")
     with torch.no_grad():
-        expected = ref(tokens)
-
-        def body(resid: Tensor) -> Tensor:
-            for block in ref.blocks:
-                resid = block(resid)
-            return resid
-
         emb, pos = ref.embed(tokens), ref.pos_embed(tokens)
-        final = body(emb + pos)
-    try:
-        _compare(actual, expected, "the model's logits", [])
-    except CheckFailure:
-        resid = (emb + pos).detach()
-        inputs = {"embed": tokens, "pos_embed": tokens, "ln_final": final, "unembed": ref.ln_final(final)}
-        _submodule_problem(mine, ref, inputs, "the model")
-        blocks = getattr(mine, "blocks", None)
-        if blocks is not None and len(blocks) == len(ref.blocks):
-            for i, (b_mine, b_ref) in enumerate(zip(blocks, ref.blocks)):
-                try:
-                    with torch.no_grad():
-                        ok = torch.allclose(b_mine(resid), b_ref(resid), atol=ATOL, rtol=RTOL)
-                except Exception:
-                    ok = False
-                if not ok:
-                    raise CheckFailure(f"blocks[{i}] alone already gives a wrong output: run check_transformer_block first.")
-                resid = b_ref(resid)
-        unembed = lambda r: ref.unembed(ref.ln_final(r))  # noqa: E731
-        variants = [
-            (lambda: ref.unembed(final), "apply ln_final to the residual stream before unembedding."),
-            (lambda: unembed(body(emb)), "add the position embeddings: resid = embed(tokens) + pos_embed(tokens)."),
-            (lambda: unembed(final).softmax(-1), "return logits, not probabilities."),
-            (lambda: unembed(final).log_softmax(-1), "return logits, not log-probabilities."),
-            (lambda: ref.ln_final(final) @ ref.unembed.W_U, "add the unembedding bias b_U."),
-            (lambda: unembed(body(emb + pos) if len(ref.blocks) == 1 else ref.blocks[0](emb + pos)),
-             "run the residual stream through EVERY block, each taking the previous block's output."),
-        ]
-        _compare(actual, expected, "the model's logits", [_like(f, h) for f, h in variants],
-                 hint="embed + pos_embed, then each block in turn, then ln_final, then unembed.")
+        block_inputs = [emb + pos]
+        for block in ref.blocks:
+            block_inputs.append(block(block_inputs[-1]))
+    final = block_inputs.pop()
+
+    def body(resid: Tensor) -> Tensor:
+        for block in ref.blocks:
+            resid = block(resid)
+        return resid
+
+    def parts() -> dict[str, Tensor]:
+        blocks = {f"blocks.{i}": resid for i, resid in enumerate(block_inputs)}
+        return {"embed": tokens, "pos_embed": tokens, "ln_final": final, "unembed": ref.ln_final(final), **blocks}
+
+    unembed = lambda r: ref.unembed(ref.ln_final(r))  # noqa: E731
+    variants = [
+        (lambda: ref.unembed(final), "apply ln_final to the residual stream before unembedding."),
+        (lambda: unembed(body(emb)), "add the position embeddings: resid = embed(tokens) + pos_embed(tokens)."),
+        (lambda: unembed(final).softmax(-1), "return logits, not probabilities."),
+        (lambda: unembed(final).log_softmax(-1), "return logits, not log-probabilities."),
+        (lambda: ref.ln_final(final) @ ref.unembed.W_U, "add the unembedding bias b_U."),
+        (lambda: unembed(body(emb + pos) if len(ref.blocks) == 1 else ref.blocks[0](emb + pos)),
+         "run the residual stream through EVERY block, each taking the previous block's output."),
+    ]
+    check_module_against(learner_cls, ref, tokens, what="the model", cfg=cfg, mistakes=variants, parts=parts,
+                         atol=ATOL, rtol=RTOL, hint="embed + pos_embed, then each block in turn, then ln_final, then unembed.")
     passed("GPT-2")
 
 
