@@ -15,7 +15,6 @@ from micourse.transformer.kv_cache import (
     KVCache,
     LayerCache,
     attention_with_cache,
-    block_with_cache,
     forward_with_cache,
     generate_greedy,
 )
@@ -129,7 +128,7 @@ def test_attention_checker_rejects():
 def forward_positions_restart(model, new_tokens, cache):
     resid = model.embed(new_tokens) + model.pos_embed(new_tokens)
     for block, layer in zip(model.blocks, cache.layers):
-        resid = block_with_cache(block, resid, layer)
+        resid = block(resid, layer)
     return model.unembed(model.ln_final(resid))
 
 
@@ -141,7 +140,7 @@ def forward_one_layer_cache(model, new_tokens, cache):
     offset = cache.n_pos
     resid = model.embed_tokens(new_tokens, offset)
     for block in model.blocks:
-        resid = block_with_cache(block, resid, cache.layers[0])
+        resid = block(resid, cache.layers[0])
     return model.unembed(model.ln_final(resid))
 
 
@@ -157,3 +156,16 @@ def test_layer_cache_append():
     cache.append(k, k)
     cache.append(k, k)
     assert cache.n_pos == 4
+
+
+def test_cached_forward_is_the_models_own_forward_so_hooks_fire(model):
+    """The KV-cache path runs through the same modules: hook points see the new positions."""
+    tokens = torch.randint(0, CFG.d_vocab, (1, 9), generator=torch.Generator().manual_seed(1))
+    cache = KVCache.empty(CFG.n_layers)
+    with torch.no_grad():
+        model(tokens[:, :6], past_kv_cache=cache)
+        _, step = model.run_with_cache(tokens[:, 6:], past_kv_cache=cache)
+        _, full = model.run_with_cache(tokens)
+    assert step["pattern", 1].shape == (1, CFG.n_heads, 3, 9)  # 3 new queries over all 9 keys
+    assert (step["pattern", 1] - full["pattern", 1][:, :, 6:]).abs().max() <= 1e-5
+    assert (step["resid_post", 1] - full["resid_post", 1][:, 6:]).abs().max() <= 1e-4

@@ -189,3 +189,16 @@ def test_config_validation_and_roundtrip():
 def test_from_hf_rejects_other_models():
     with pytest.raises(TypeError, match="GPT2LMHeadModel"):
         GPT2.from_hf_gpt2(torch.nn.Linear(2, 2))
+
+
+def test_run_with_cache_is_transformer_lens_activation_cache():
+    """Pages index caches one way: `cache["pattern", 0]` works on the reference model too."""
+    from transformer_lens import ActivationCache
+
+    cfg = Config(n_layers=2, d_model=32, n_heads=2, d_head=16, d_mlp=64, d_vocab=50, n_ctx=16)
+    model = GPT2(cfg).eval()
+    with torch.no_grad():
+        _, cache = model.run_with_cache(torch.randint(0, 50, (1, 5)))
+    assert isinstance(cache, ActivationCache)
+    assert torch.equal(cache["pattern", 1], cache["blocks.1.attn.hook_pattern"])
+    assert cache["resid_post", 0].shape == (1, 5, 32)

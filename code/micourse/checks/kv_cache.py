@@ -16,8 +16,7 @@ from torch import Tensor
 from micourse.checks.core import CheckFailure, assert_close, call, like, passed
 from micourse.checks.clean_gpt2 import CHECK_CFG, reference_model
 from micourse.transformer.attention import attention_scores, mix_values
-from micourse.transformer.kv_cache import KVCache, LayerCache, block_with_cache
-from micourse.transformer.kv_cache import forward_with_cache as reference_forward_with_cache
+from micourse.transformer.kv_cache import KVCache, LayerCache
 
 CHUNKS = (5, 1, 3)  # a prompt, one generated token, then several tokens at once
 ATOL, RTOL = 1e-4, 1e-4
@@ -115,10 +114,10 @@ def check_forward_with_cache(fn: Callable) -> None:
         def restarted_positions(new=new, start=start) -> Tensor:
             scratch = KVCache.empty(CHECK_CFG.n_layers)
             if start:
-                reference_forward_with_cache(model, tokens[:, :start], scratch)
+                model(tokens[:, :start], past_kv_cache=scratch)
             resid = model.embed(new) + model.pos_embed(new)  # positions 0, 1, ... instead of start, ...
             for block, layer in zip(model.blocks, scratch.layers):
-                resid = block_with_cache(block, resid, layer)
+                resid = block(resid, layer)
             return model.unembed(model.ln_final(resid))
 
         diagnoses = [

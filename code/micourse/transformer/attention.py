@@ -9,6 +9,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
+from micourse.transformer.cache import LayerCache
 from micourse.transformer.config import Config
 from micourse.transformer.hooks import HookPoint
 
@@ -108,8 +109,15 @@ class Attention(nn.Module):
         W_O_all = einops.rearrange(self.W_O, "head d_head d_model -> (head d_head) d_model")
         return z.flatten(-2) @ W_O_all + self.b_O
 
-    def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
+    def forward(
+        self, x: Float[Tensor, "batch pos d_model"], layer_cache: LayerCache | None = None
+    ) -> Float[Tensor, "batch pos d_model"]:
+        """With a `layer_cache`, `x` holds only the new positions: their keys and values are
+        appended to the cache and their queries attend over every cached position too."""
         q, k, v = self.qkv(x)
+        if layer_cache is not None:
+            k, v = layer_cache.append(k, v)
+        # `attend` masks with queries at the LAST positions of the keys, which is where new ones are.
         return self.attend(q, k, v)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):

@@ -6,6 +6,7 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from micourse.transformer.attention import Attention
+from micourse.transformer.cache import LayerCache
 from micourse.transformer.config import Config
 from micourse.transformer.hooks import HookPoint
 from micourse.transformer.layernorm import LayerNorm
@@ -27,10 +28,12 @@ class TransformerBlock(nn.Module):
         self.hook_attn_out = HookPoint()
         self.hook_resid_post = HookPoint()
 
-    def forward(self, resid_pre: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
+    def forward(
+        self, resid_pre: Float[Tensor, "batch pos d_model"], layer_cache: LayerCache | None = None
+    ) -> Float[Tensor, "batch pos d_model"]:
         resid_pre = self.hook_resid_pre(resid_pre)
         # Pre-LN: each sublayer normalises its own input; the residual stream itself is never normalised.
-        resid = resid_pre + self.hook_attn_out(self.attn(self.ln1(resid_pre)))
+        resid = resid_pre + self.hook_attn_out(self.attn(self.ln1(resid_pre), layer_cache))
         if not self.attn_only:
             resid = self.hook_resid_mid(resid)
             resid = resid + self.hook_mlp_out(self.mlp(self.ln2(resid)))

@@ -59,10 +59,14 @@ class HookedModule(nn.Module):
             for point in points.values():
                 point.fns.clear()
 
-    def run_with_cache(
-        self, *args, names_filter: Callable[[str], bool] | None = None, **kwargs
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        """Run forward and also return every hooked activation, keyed by hook name."""
+    def run_with_cache(self, *args, names_filter: Callable[[str], bool] | None = None, **kwargs):
+        """Run forward and also return every hooked activation as TransformerLens's `ActivationCache`.
+
+        Keyed by hook name, and by TransformerLens's short forms too: `cache["pattern", 0]` is
+        `cache["blocks.0.attn.hook_pattern"]`, on this model as on a `HookedTransformer`.
+        """
+        from transformer_lens import ActivationCache  # heavy: imported only when a cache is asked for
+
         cache: dict[str, Tensor] = {}
 
         def save(x: Tensor, hook: HookPoint) -> None:
@@ -70,5 +74,5 @@ class HookedModule(nn.Module):
 
         names = [n for n in self.hook_points() if names_filter is None or names_filter(n)]
         out = self.run_with_hooks(*args, fwd_hooks=[(n, save) for n in names], **kwargs)
-        return out, cache
+        return out, ActivationCache(cache, self)
 

@@ -11,6 +11,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from micourse.transformer.block import TransformerBlock
+from micourse.transformer.cache import KVCache
 from micourse.transformer.config import Config
 from micourse.transformer.embed import Embed, PosEmbed
 from micourse.transformer.hooks import HookedModule, HookPoint
@@ -58,16 +59,33 @@ class GPT2(HookedModule):
         """The residual stream before block 0; `offset` is the position of the first token."""
         return self.hook_embed(self.embed(tokens)) + self.hook_pos_embed(self.pos_embed(tokens, offset))
 
-    def final_residual(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_model"]:
+    def final_residual(
+        self, tokens: Int[Tensor, "batch pos"], past_kv_cache: KVCache | None = None
+    ) -> Float[Tensor, "batch pos d_model"]:
         """The normalised residual stream the unembedding reads (a restricted-vocabulary loss needs it)."""
-        validate_tokens(tokens, self.cfg)
-        resid = self.embed_tokens(tokens)
-        for block in self.blocks:
-            resid = block(resid)
+        if past_kv_cache is None:
+            validate_tokens(tokens, self.cfg)
+            layer_caches = [None] * len(self.blocks)
+            resid = self.embed_tokens(tokens)
+        else:
+            if len(past_kv_cache.layers) != self.cfg.n_layers:
+                raise ValueError(
+                    f"The cache has {len(past_kv_cache.layers)} layers, the model {self.cfg.n_layers}: use KVCache.empty."
+                )
+            offset = past_kv_cache.n_pos  # read before the blocks append the new positions
+            validate_tokens(tokens, self.cfg, offset=offset)
+            layer_caches = past_kv_cache.layers
+            resid = self.embed_tokens(tokens, offset=offset)  # positions continue after the cached ones
+        for block, layer_cache in zip(self.blocks, layer_caches):
+            resid = block(resid, layer_cache)
         return self.ln_final(resid)
 
-    def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
-        return self.unembed(self.final_residual(tokens))
+    def forward(
+        self, tokens: Int[Tensor, "batch pos"], past_kv_cache: KVCache | None = None
+    ) -> Float[Tensor, "batch pos d_vocab"]:
+        """Logits for `tokens`; with `past_kv_cache`, `tokens` continue the cached sequence
+        (TransformerLens's argument name) and the cache grows by their positions."""
+        return self.unembed(self.final_residual(tokens, past_kv_cache))
 
     @classmethod
     def from_hooked_transformer(cls, model) -> "GPT2":
