@@ -65,8 +65,8 @@ def _quiet_transformer_lens():
 
 def _processing_note(processed: bool) -> str:
     if processed:
-        return "weights processed as from_pretrained does (LayerNorm folded, weights centred)"
-    return "raw weights, unprocessed (LayerNorm scales and biases kept)"
+        return "weights processed as from_pretrained does: LayerNorm folded, weights centred"
+    return "raw weights, unprocessed: LayerNorm scales and biases kept"
 
 
 def load_standin(name: str, device: str | torch.device | None = None, *, process_weights: bool = True):
