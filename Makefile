@@ -74,7 +74,7 @@ test-unit: setup  ## unit tests of the package, the checkers and the tooling
 # its stubs) and every page in headless Chromium.
 test-notebooks: export MICOURSE_REQUIRE_SITE := 1
 test-notebooks:  ## (needs `make site notebooks`) solutions via nbmake, exercises, browser tests
-	@shopt -s globstar nullglob; sols=( $(NOTEBOOKS)/**/*-solutions.ipynb ); \
+	@sols=( $$(find $(NOTEBOOKS) -name '*-solutions.ipynb' 2>/dev/null | sort) ); \
 	if [ $${#sols[@]} -eq 0 ]; then echo "no solutions notebook under $(NOTEBOOKS): run 'make notebooks'" >&2; exit 1; fi; \
 	echo "[test] $${#sols[@]} solutions notebooks, the exercises notebooks, the browser tests"; \
 	$(NICE) $(PY) -m pytest --nbmake --nbmake-timeout=$(NB_TIMEOUT) -p no:cacheprovider \
@@ -85,7 +85,7 @@ test-notebooks:  ## (needs `make site notebooks`) solutions via nbmake, exercise
 # loads its models with HookedTransformer.from_pretrained, as on Colab. Nothing built in this
 # mode is published.
 test-rehearsal:  ## (needs `make notebooks`) every solutions notebook through the online path, against a local stand-in for the hub
-	@shopt -s globstar nullglob; sols=( $(NOTEBOOKS)/**/*-solutions.ipynb ); \
+	@sols=( $$(find $(NOTEBOOKS) -name '*-solutions.ipynb' 2>/dev/null | sort) ); \
 	if [ $${#sols[@]} -eq 0 ]; then echo "no solutions notebook under $(NOTEBOOKS): run 'make notebooks'" >&2; exit 1; fi; \
 	echo "[test] $${#sols[@]} solutions notebooks through the online path (rehearsal hub)"; \
 	$(NICE) $(PY) scripts/rehearsal_hub.py run -- $(PY) -m pytest --nbmake --nbmake-timeout=$(NB_TIMEOUT) \
