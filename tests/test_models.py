@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from micourse import models
 from micourse.standins.weights import WEIGHTS_DIR
@@ -70,3 +71,32 @@ def test_pages_never_call_from_pretrained():
             ):
                 offenders.append(str(page.relative_to(ROOT)))
     assert not offenders, f"pages must load models with micourse.models.load_model: {sorted(set(offenders))}"
+
+
+@pytest.mark.parametrize("name", ["gpt2-small", "attn-only-2l"])
+def test_default_is_processed_like_from_pretrained(name):
+    """Offline, load_model gives the same kind of model as from_pretrained does online."""
+    processed = models.load_model(name, verbose=False)
+    raw = models.load_model(name, process_weights=False, verbose=False)
+    assert processed.cfg.normalization_type == "LNPre" and raw.cfg.normalization_type == "LN"
+    assert processed.micourse_info.processed and not raw.micourse_info.processed
+    assert "blocks.0.ln1.w" not in processed.state_dict() and "blocks.0.ln1.w" in raw.state_dict()
+    tokens = torch.randint(1000, 9000, (2, 24), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        p, r = processed(tokens).log_softmax(-1), raw(tokens).log_softmax(-1)
+    assert (p.exp() - r.exp()).abs().max() < 1e-4
+
+
+def test_reference_needs_raw_weights():
+    """The bug the online path had: a processed model cannot become the reference GPT-2."""
+    from micourse.transformer import GPT2
+
+    with pytest.raises(ValueError, match="LNPre"):
+        GPT2.from_hooked_transformer(models.load_model("gpt2-small", verbose=False))
+    ref = models.load_reference("gpt2-small", verbose=False)
+    assert isinstance(ref, GPT2) and ref.micourse_info.name == "gpt2-small"
+
+
+def test_process_weights_must_be_a_bool():
+    with pytest.raises(TypeError, match="process_weights"):
+        models.load_model("gpt2-small", process_weights="no")

@@ -4,6 +4,13 @@
 reachable, and the course's own stand-in (same tokenizer, same hook names, much smaller)
 when it is not. Either way it prints which model ran, so a page's output is honest about
 where its numbers came from.
+
+Both worlds hand a page the same kind of model. `HookedTransformer.from_pretrained` processes
+the weights (folds each LayerNorm's scale and bias into the next layer, centres the weights
+that write to the residual stream and the unembedding), so the stand-in gets the same
+processing offline. Pages that need the raw checkpoint, such as loading weights into a GPT-2
+written from scratch, ask for `process_weights=False` (online:
+`HookedTransformer.from_pretrained_no_processing`).
 """
 
 from __future__ import annotations
@@ -13,17 +20,20 @@ from dataclasses import dataclass
 
 import torch
 
-from micourse.offline import is_offline
+from micourse.device import resolve
+from micourse.offline import hub_endpoint, in_rehearsal, is_offline, require_hub
 from micourse.standins.specs import ALIASES, STANDINS
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """Recorded on every loaded model as `model.micourse_info` (and in `model.cfg.model_name`)."""
+    """Recorded on every loaded model as `model.micourse_info`."""
 
     name: str  # the name the page asked for, e.g. "gpt2-small"
-    standin: bool  # True: the course's offline stand-in; False: the real pretrained model
+    standin: bool  # True: the course's stand-in weights (offline, or served by the rehearsal hub)
     description: str
+    processed: bool = True  # weights processed as `from_pretrained` does (fold_ln, centring)
+    rehearsal: bool = False  # loaded through the course's local stand-in for the hub
 
     def __str__(self) -> str:
         return self.description
@@ -53,7 +63,13 @@ def _quiet_transformer_lens():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="transformer_lens")
 
 
-def load_standin(name: str, device: str | torch.device = "cpu"):
+def _processing_note(processed: bool) -> str:
+    if processed:
+        return "weights processed as from_pretrained does: LayerNorm folded, weights centred"
+    return "raw weights, unprocessed: LayerNorm scales and biases kept"
+
+
+def load_standin(name: str, device: str | torch.device | None = None, *, process_weights: bool = True):
     """The course's stand-in for `name`, whatever the network says."""
     from transformer_lens import HookedTransformer, HookedTransformerConfig
     from transformers import AutoTokenizer
@@ -62,6 +78,7 @@ def load_standin(name: str, device: str | torch.device = "cpu"):
     from micourse.tokenizer import tokenizer_dir
 
     _quiet_transformer_lens()
+    device = resolve(device)
     spec = STANDINS[_canonical(name)]
     path = WEIGHTS_DIR / spec.weights_file
     if not path.exists():
@@ -77,48 +94,88 @@ def load_standin(name: str, device: str | torch.device = "cpu"):
     missing = [k for k in missing if not k.endswith((".IGNORE", ".mask")) and "hook" not in k]
     if missing or unexpected:
         raise RuntimeError(f"Stand-in weights do not fit {spec.name}: missing {missing}, unexpected {unexpected}.")
-    if str(device) != "cpu":  # (TransformerLens prints a line for every move, even a no-op)
+    if process_weights:  # what from_pretrained does to the real model, with its defaults
+        model.process_weights_(fold_ln=True, center_writing_weights=True, center_unembed=True)
+    if device.type != "cpu":  # (TransformerLens prints a line for every move, even a no-op)
         model.to(device)
     model.eval()
     n_params = sum(p.numel() for k, p in model.named_parameters() if not k.startswith(("embed.", "unembed.")))
     model.micourse_info = ModelInfo(
         name=spec.name,
         standin=True,
+        processed=process_weights,
         description=(
             f"{spec.name}: the course's OFFLINE STAND-IN, {spec.summary} "
             f"({cfg.n_layers} layers, d_model {cfg.d_model}, {cfg.n_heads} heads, "
-            f"{n_params / 1e6:.2f}M non-embedding parameters). Not the real {spec.name}: "
-            "numbers on this page come from this small model."
+            f"{n_params / 1e6:.2f}M non-embedding parameters; {_processing_note(process_weights)}). "
+            f"Not the real {spec.name}: numbers on this page come from this small model."
         ),
     )
     return model
 
 
-def load_pretrained(name: str, device: str | torch.device = "cpu"):
-    """TransformerLens's real pretrained model for `name` (needs the Hugging Face hub)."""
+def load_pretrained(name: str, device: str | torch.device | None = None, *, process_weights: bool = True):
+    """TransformerLens's pretrained model for `name`, from the Hugging Face hub (or `HF_ENDPOINT`)."""
     from transformer_lens import HookedTransformer
 
     _quiet_transformer_lens()
     canonical = _canonical(name)
-    model = HookedTransformer.from_pretrained(canonical, device=str(device))
+    device = resolve(device)
+    require_hub()  # a dead endpoint: a clear error now, not 23 s of retries
+    loader = HookedTransformer.from_pretrained if process_weights else HookedTransformer.from_pretrained_no_processing
+    model = loader(canonical, device=str(device))
     model.eval()
+    rehearsal = in_rehearsal()
+    if rehearsal:
+        description = (
+            f"{canonical}: a REHEARSAL COPY, loaded by TransformerLens's from_pretrained from the course's "
+            f"local stand-in for the hub ({hub_endpoint()}), which serves the course's stand-in weights "
+            f"under the real repository names ({_processing_note(process_weights)}). Not the real model."
+        )
+    else:
+        description = (
+            f"{canonical}: the real pretrained model, loaded by TransformerLens from the Hugging Face hub "
+            f"({_processing_note(process_weights)})."
+        )
     model.micourse_info = ModelInfo(
-        name=canonical,
-        standin=False,
-        description=f"{canonical}: the real pretrained model, loaded by TransformerLens from the Hugging Face hub.",
+        name=canonical, standin=rehearsal, processed=process_weights, rehearsal=rehearsal, description=description
     )
     return model
 
 
-def load_model(name: str, device: str | torch.device = "cpu", *, verbose: bool = True):
+def load_model(
+    name: str, device: str | torch.device | None = None, *, process_weights: bool = True, verbose: bool = True
+):
     """A TransformerLens `HookedTransformer` for `name`: the real one online, the stand-in offline.
 
+    `process_weights=False` gives the raw checkpoint (LayerNorm weights kept, nothing centred),
+    which is what a from-scratch GPT-2 needs to load; the default matches
+    `HookedTransformer.from_pretrained`. `device`: default `micourse.device.default_device()`.
     Set `MICOURSE_OFFLINE=1` to force the stand-in, `MICOURSE_OFFLINE=0` to force the hub.
     """
     _canonical(name)  # a bad name fails before any network or disk access
-    model = load_standin(name, device) if is_offline() else load_pretrained(name, device)
+    if not isinstance(process_weights, bool):
+        raise TypeError(f"process_weights must be True or False, not {process_weights!r}.")
+    if is_offline():
+        model = load_standin(name, device, process_weights=process_weights)
+    else:
+        model = load_pretrained(name, device, process_weights=process_weights)
     if verbose:
         print(f"Loaded {model.micourse_info}")
+    return model
+
+
+def load_reference(name: str = "gpt2-small", device: str | torch.device | None = None, *, verbose: bool = True):
+    """The course's reference `GPT2` (`micourse.transformer`) holding model `name`'s raw weights.
+
+    It is loaded unprocessed: the reference GPT-2 has real LayerNorms with scales and biases,
+    which `from_pretrained`'s processing would have folded away.
+    """
+    from micourse.transformer.loading import from_hooked_transformer
+
+    hooked = load_model(name, device, process_weights=False, verbose=verbose)
+    model = from_hooked_transformer(hooked)
+    model.micourse_info = hooked.micourse_info
     return model
 
 

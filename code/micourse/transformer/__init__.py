@@ -1,7 +1,7 @@
 """The course's reference GPT-2: small readable modules, TransformerLens's names and shapes.
 
     from micourse.transformer import GPT2, Config
-    model = GPT2.from_hooked_transformer(load_model("gpt2-small"))
+    model = micourse.models.load_reference("gpt2-small")  # raw (unprocessed) weights
     logits, cache = model.run_with_cache(tokens)
 """
 

@@ -90,13 +90,3 @@ def from_hf_gpt2(hf_model) -> GPT2:
         raise TypeError(f"Expected a transformers GPT2LMHeadModel, got {type(hf_model).__name__}.")
     cfg = config_from_hf(hf_model.config)
     return _with_weights(cfg, hf_gpt2_state_dict(hf_model, cfg))
-
-
-def load_reference(name: str, device: str | torch.device = "cpu", *, verbose: bool = True) -> GPT2:
-    """The course model `name` (through `micourse.models.load_model`) as a reference `GPT2`."""
-    from micourse.models import load_model
-
-    hooked = load_model(name, device=device, verbose=verbose)
-    model = from_hooked_transformer(hooked)
-    model.micourse_info = getattr(hooked, "micourse_info", None)
-    return model

@@ -98,9 +98,3 @@ class GPT2(HookedModule):
         from micourse.transformer.loading import from_hf_gpt2
 
         return from_hf_gpt2(hf_model)
-
-    @classmethod
-    def from_course_model(cls, name: str, **kwargs) -> "GPT2":
-        from micourse.transformer.loading import load_reference
-
-        return load_reference(name, **kwargs)
