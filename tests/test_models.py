@@ -11,6 +11,7 @@ import torch
 
 from micourse import models
 from micourse.standins.weights import WEIGHTS_DIR
+from micourse.transformer.loading import from_hooked_transformer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,7 +93,7 @@ def test_reference_needs_raw_weights():
     from micourse.transformer import GPT2
 
     with pytest.raises(ValueError, match="LNPre"):
-        GPT2.from_hooked_transformer(models.load_model("gpt2-small", verbose=False))
+        from_hooked_transformer(models.load_model("gpt2-small", verbose=False))
     ref = models.load_reference("gpt2-small", verbose=False)
     assert isinstance(ref, GPT2) and ref.micourse_info.name == "gpt2-small"
 

@@ -48,13 +48,14 @@ def _run(code: str, env: dict[str, str], timeout: float = 300) -> dict:
 OLD_AND_NEW = """
     import json, torch
     from micourse.models import load_model, load_reference
-    from micourse.transformer import GPT2, Config
+    from micourse.transformer import Config
+    from micourse.transformer.loading import from_hooked_transformer
     result = {}
     hooked = load_model("gpt2-small")                          # the pages' old code ...
     result["processed_norm"] = hooked.cfg.normalization_type
     result["info"] = str(hooked.micourse_info)
     for page, old in [("clean-gpt2", lambda: Config.from_hooked(hooked.cfg)),
-                      ("kv-cache", lambda: GPT2.from_hooked_transformer(hooked))]:
+                      ("kv-cache", lambda: from_hooked_transformer(hooked))]:
         try:
             old()
             result[page] = "passed"

@@ -10,6 +10,7 @@ import torch
 from micourse.standins.specs import STANDINS
 from micourse.standins.weights import WEIGHTS_DIR
 from micourse.transformer import GPT2, Config
+from micourse.transformer.loading import from_hf_gpt2, from_hooked_transformer
 
 warnings.filterwarnings("ignore", message=".*deprecated.*")
 TOL = 1e-4
@@ -35,7 +36,7 @@ def hooked_pair(cfg: Config, seed: int = 0):
 
     hooked = HookedTransformer(cfg.to_hooked(), move_to_device=False).eval()
     randomise(hooked, seed)
-    return hooked, GPT2.from_hooked_transformer(hooked)
+    return hooked, from_hooked_transformer(hooked)
 
 
 def max_logit_diff(a: GPT2, b, tokens: torch.Tensor) -> float:
@@ -76,7 +77,7 @@ def test_matches_course_standins(name):
     from micourse.models import load_standin
 
     hooked = load_standin(name, process_weights=False)
-    ours = GPT2.from_hooked_transformer(hooked)
+    ours = from_hooked_transformer(hooked)
     tokens = torch.randint(0, hooked.cfg.d_vocab, (2, 64), generator=torch.Generator().manual_seed(4))
     assert max_logit_diff(ours, hooked, tokens) <= TOL
 
@@ -99,7 +100,7 @@ def test_matches_hf_gpt2():
     torch.manual_seed(5)
     hf = GPT2LMHeadModel(hf_cfg).eval()
     randomise(hf, seed=5)  # HF ties lm_head to wte, so the tie survives
-    ours = GPT2.from_hf_gpt2(hf)
+    ours = from_hf_gpt2(hf)
     assert ours.cfg.d_head == 16 and ours.cfg.d_mlp == 384
     tokens = torch.randint(0, 1000, (2, 40), generator=torch.Generator().manual_seed(6))
     with torch.inference_mode():
@@ -188,7 +189,7 @@ def test_config_validation_and_roundtrip():
 
 def test_from_hf_rejects_other_models():
     with pytest.raises(TypeError, match="GPT2LMHeadModel"):
-        GPT2.from_hf_gpt2(torch.nn.Linear(2, 2))
+        from_hf_gpt2(torch.nn.Linear(2, 2))
 
 
 def test_run_with_cache_is_transformer_lens_activation_cache():

@@ -1,7 +1,9 @@
 """GPT-2: embed, a stack of blocks, a final LayerNorm, unembed.
 
 Parameter names and shapes are TransformerLens's, so `model.load_state_dict(hooked.state_dict())`
-works, and `run_with_cache` returns activations under TransformerLens's hook names.
+works, and `run_with_cache` returns activations under TransformerLens's hook names. Weights
+from elsewhere come through `micourse.transformer.loading` (which imports this module, never
+the reverse); pages get a loaded reference from `micourse.models.load_reference`.
 """
 
 from __future__ import annotations
@@ -86,15 +88,3 @@ class GPT2(HookedModule):
         """Logits for `tokens`; with `past_kv_cache`, `tokens` continue the cached sequence
         (TransformerLens's argument name) and the cache grows by their positions."""
         return self.unembed(self.final_residual(tokens, past_kv_cache))
-
-    @classmethod
-    def from_hooked_transformer(cls, model) -> "GPT2":
-        from micourse.transformer.loading import from_hooked_transformer
-
-        return from_hooked_transformer(model)
-
-    @classmethod
-    def from_hf_gpt2(cls, hf_model) -> "GPT2":
-        from micourse.transformer.loading import from_hf_gpt2
-
-        return from_hf_gpt2(hf_model)
