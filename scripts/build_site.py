@@ -45,6 +45,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "book" / "_ext"))  # the build tools live beside the site extension
 from coursebuild import repo  # noqa: E402
+
 BUILD = ROOT / "_build"
 HTML = BUILD / "html"
 TOC = ROOT / "book" / "_toc.yml"

@@ -222,7 +222,7 @@ class RehearsalHub:
         self.url = f"http://{host}:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "RehearsalHub":
+    def __enter__(self) -> RehearsalHub:
         self.thread.start()
         return self
 

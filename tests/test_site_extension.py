@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 site = pytest.importorskip("micourse_site")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from micourse.models import load_standin
-from micourse.standins import metrics, synthetic
+from micourse.standins import metrics
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The offline GPT-2 tokenizer must give exactly GPT-2's ids."""
 
-from micourse.tokenizer import gpt2_tokenizer
 from micourse.standins.synthetic import NAMES
+from micourse.tokenizer import gpt2_tokenizer
 
 
 def test_known_ids():

@@ -31,13 +31,14 @@ import re
 import shutil
 from pathlib import Path
 
-from coursebuild import exercises, repo
-from coursebuild import notebooks as nbmod
-from coursebuild.myst import lint_myst
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
+
+from coursebuild import exercises, repo
+from coursebuild import notebooks as nbmod
+from coursebuild.myst import lint_myst
 
 LOGGER = logging.getLogger(__name__)
 

@@ -8,3 +8,5 @@ the reference GPT-2 (`micourse.transformer`), sampling, training, exercise check
 __version__ = "0.1.0"
 
 from micourse.page import setup_page  # noqa: E402  (pages start with `from micourse import setup_page`)
+
+__all__ = ["setup_page"]

@@ -68,7 +68,7 @@ def kjv_text(split: str = "train") -> str:
     return "\n\n".join(chosen)
 
 
-def tokenize_text(text: str, chunk_chars: int = 200_000) -> Int[Tensor, "n_tokens"]:
+def tokenize_text(text: str, chunk_chars: int = 200_000) -> Int[Tensor, " n_tokens"]:
     """GPT-2 token ids of a long text (tokenised in chunks cut at line ends, to keep memory flat)."""
     from micourse.tokenizer import gpt2_tokenizer
 
@@ -86,7 +86,7 @@ def tokenize_text(text: str, chunk_chars: int = 200_000) -> Int[Tensor, "n_token
 
 
 def random_windows(
-    stream: Int[Tensor, "n_tokens"], n: int, seq_len: int, generator: torch.Generator
+    stream: Int[Tensor, " n_tokens"], n: int, seq_len: int, generator: torch.Generator
 ) -> Int[Tensor, "n seq_len"]:
     """`n` windows of `seq_len` consecutive tokens at random offsets of `stream`."""
     if stream.ndim != 1 or len(stream) <= seq_len:

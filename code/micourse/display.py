@@ -22,7 +22,8 @@ import os
 import re
 import sys
 import uuid
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 SITE_ENV_VAR = "MICOURSE_SITE_BUILD"
 SITE_RENDERER = "micourse_site"

@@ -31,8 +31,8 @@ HF_REPOS = {"gpt2-small": "gpt2", "attn-only-2l": "NeelNanda/Attn_Only_2L512W_C4
 
 
 def fold_output_bias(
-    W_U: Float[Tensor, "d_model d_vocab"], b_U: Float[Tensor, "d_vocab"], ln_w: Float[Tensor, "d_model"], ln_b: Float[Tensor, "d_model"]
-) -> tuple[Float[Tensor, "d_model d_vocab"], Float[Tensor, "d_model"]]:
+    W_U: Float[Tensor, "d_model d_vocab"], b_U: Float[Tensor, " d_vocab"], ln_w: Float[Tensor, " d_model"], ln_b: Float[Tensor, " d_model"]
+) -> tuple[Float[Tensor, "d_model d_vocab"], Float[Tensor, " d_model"]]:
     """An unembedding and final-LayerNorm bias that give the same logits with no output bias.
 
     logit_t = (n * w + b) . W_U[:, t] + b_U[t], with sum(n) = 0. Shift b by g * w (so that
@@ -73,7 +73,7 @@ def hf_gpt2_state(state: dict[str, Tensor], n_layers: int, n_heads: int) -> dict
     return {k: v.detach().float().contiguous().clone() for k, v in out.items()}
 
 
-def _gpt2_config(cfg) -> "object":
+def _gpt2_config(cfg) -> object:
     from transformers import GPT2Config
 
     if cfg.attn_only or cfg.normalization_type != "LN" or cfg.positional_embedding_type != "standard":

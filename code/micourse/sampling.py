@@ -12,8 +12,8 @@ reproducible without touching the global random state.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 from jaxtyping import Float, Int
@@ -57,7 +57,7 @@ def next_token_probs(logits: Float[Tensor, "batch pos d_vocab"]) -> Float[Tensor
     return logits[:, -1, :].softmax(dim=-1)
 
 
-def greedy(logits: Float[Tensor, "... d_vocab"]) -> Int[Tensor, "..."]:
+def greedy(logits: Float[Tensor, "... d_vocab"]) -> Int[Tensor, ...]:
     """The most likely next token: deterministic, and prone to loops."""
     _check_logits(logits)
     return logits.argmax(dim=-1)
@@ -75,13 +75,13 @@ def greedy_generate(model, tokens: Int[Tensor, "batch pos"], max_new_tokens: int
     return tokens
 
 
-def _draw(probs: Float[Tensor, "... d_vocab"], generator: torch.Generator | None) -> Int[Tensor, "..."]:
+def _draw(probs: Float[Tensor, "... d_vocab"], generator: torch.Generator | None) -> Int[Tensor, ...]:
     flat = probs.reshape(-1, probs.shape[-1])
     out = torch.multinomial(flat, num_samples=1, generator=generator).squeeze(-1)
     return out.reshape(probs.shape[:-1])
 
 
-def sample_basic(logits: Float[Tensor, "... d_vocab"], generator: torch.Generator | None = None) -> Int[Tensor, "..."]:
+def sample_basic(logits: Float[Tensor, "... d_vocab"], generator: torch.Generator | None = None) -> Int[Tensor, ...]:
     """A draw from softmax(logits): the model's own distribution, unchanged."""
     _check_logits(logits)
     return _draw(logits.float().softmax(dim=-1), generator)
@@ -140,14 +140,14 @@ def top_p_filter(
 
 def sample_top_k(
     logits: Float[Tensor, "... d_vocab"], k: int, generator: torch.Generator | None = None
-) -> Int[Tensor, "..."]:
+) -> Int[Tensor, ...]:
     """A draw from the k most likely tokens, renormalised."""
     return sample_basic(top_k_filter(logits, k), generator)
 
 
 def sample_top_p(
     logits: Float[Tensor, "... d_vocab"], p: float, generator: torch.Generator | None = None
-) -> Int[Tensor, "..."]:
+) -> Int[Tensor, ...]:
     """A draw from the nucleus of probability mass p, renormalised."""
     return sample_basic(top_p_filter(logits, p), generator)
 
@@ -167,8 +167,8 @@ def banned_next_tokens(tokens: Sequence[int] | Tensor, n: int) -> set[int]:
 
 
 def beam_step(
-    scores: Float[Tensor, "beam"], logprobs: Float[Tensor, "beam d_vocab"], num_beams: int
-) -> tuple[Float[Tensor, "new_beam"], Int[Tensor, "new_beam"], Int[Tensor, "new_beam"]]:
+    scores: Float[Tensor, " beam"], logprobs: Float[Tensor, "beam d_vocab"], num_beams: int
+) -> tuple[Float[Tensor, " new_beam"], Int[Tensor, " new_beam"], Int[Tensor, " new_beam"]]:
     """Extend every beam by every token and keep the `num_beams` best totals.
 
     Returns the new scores (best first), which old beam each new beam extends, and the token
@@ -202,12 +202,12 @@ def _logits_fn(model) -> Callable[[Tensor], Tensor]:
 
 def beam_search(
     model,
-    tokens: Int[Tensor, "pos"],
+    tokens: Int[Tensor, " pos"],
     max_new_tokens: int,
     num_beams: int = 4,
     no_repeat_ngram_size: int | None = None,
     step: Callable = beam_step,
-) -> list[tuple[float, Int[Tensor, "pos_out"]]]:
+) -> list[tuple[float, Int[Tensor, " pos_out"]]]:
     """Keep the `num_beams` most likely continuations at every step; return them, best first.
 
     Scores are summed log-probabilities; every beam gets exactly `max_new_tokens` new tokens.
@@ -270,7 +270,7 @@ def _next_token(logits: Tensor, history: Tensor, s: _Settings, generator: torch.
 
 def generate(
     model,
-    prompt: str | Int[Tensor, "pos"],
+    prompt: str | Int[Tensor, " pos"],
     max_new_tokens: int = 30,
     *,
     method: str = "greedy",

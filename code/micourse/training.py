@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -71,7 +71,7 @@ class RestrictedVocabLoss:
     With `tied=True` the logits use the embedding matrix transposed (W_U = W_E^T), as GPT-2 does.
     """
 
-    def __init__(self, vocab_ids: Int[Tensor, "n"], d_vocab: int, tied: bool = False):
+    def __init__(self, vocab_ids: Int[Tensor, " n"], d_vocab: int, tied: bool = False):
         self.vocab_ids = torch.unique(vocab_ids.long())
         self.index = torch.full((d_vocab,), -1, dtype=torch.long)
         self.index[self.vocab_ids] = torch.arange(len(self.vocab_ids))
@@ -110,7 +110,7 @@ class TrainingHistory:
 def make_optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only (not on biases, LayerNorm gains or embeddings' biases)."""
     decay, no_decay = [], []
-    for name, p in model.named_parameters():
+    for p in model.parameters():
         if not p.requires_grad:
             continue
         (decay if p.ndim >= 2 else no_decay).append(p)

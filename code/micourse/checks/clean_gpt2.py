@@ -10,11 +10,11 @@ the one that reproduces the learner's output.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from micourse.checks.core import CheckFailure, call, check_module_against, passed
 from micourse.transformer import GPT2, Config, gelu_new

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 import einops
 import torch
@@ -11,7 +12,6 @@ from torch import Tensor
 from micourse.checks.core import CheckFailure, assert_close, call, like, passed
 from micourse.tensors import pairwise_distances
 from micourse.transformer.attention import attention_scores, scaled_dot_product_attention
-
 
 # --- broadcasting --------------------------------------------------------------------------------
 

@@ -8,13 +8,13 @@ then one, then several again) and compared with the reference run on the whole s
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from micourse.checks.core import CheckFailure, assert_close, call, like, passed
 from micourse.checks.clean_gpt2 import CHECK_CFG, reference_model
+from micourse.checks.core import CheckFailure, assert_close, call, like, passed
 from micourse.transformer.attention import attention_scores, mix_values
 from micourse.transformer.kv_cache import KVCache, LayerCache
 

@@ -6,7 +6,7 @@ checkers all work end to end (site, Colab notebooks, CI), not to teach much.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

@@ -6,8 +6,6 @@ weights to their bars) and by the pages (where they run on the real model or the
 
 from __future__ import annotations
 
-import random
-
 import torch
 import torch.nn.functional as F
 from jaxtyping import Float, Int
@@ -70,7 +68,7 @@ def _single_token(model, word: str) -> int:
 
 
 @torch.no_grad()
-def ioi_logit_diffs(model, n: int = 100, seed: int = 0, templates=synthetic.IOI_TEMPLATES) -> Float[Tensor, "n"]:
+def ioi_logit_diffs(model, n: int = 100, seed: int = 0, templates=synthetic.IOI_TEMPLATES) -> Float[Tensor, " n"]:
     """Logit of the indirect object minus logit of the subject, at the end of `n` generated prompts."""
     prompts = synthetic.ioi_prompts(n, seed, templates)
     diffs = []
@@ -134,7 +132,7 @@ def steering_effect(model, layer: int | None = None, coeff: float = 4.0) -> dict
     return {"base": base, "plus": up, "minus": down}
 
 
-def unigram_loss(train_tokens: Int[Tensor, "n"], eval_tokens: Int[Tensor, "m"], d_vocab: int) -> float:
+def unigram_loss(train_tokens: Int[Tensor, " n"], eval_tokens: Int[Tensor, " m"], d_vocab: int) -> float:
     """Cross-entropy of a unigram model (add-one smoothed counts over the training tokens)."""
     counts = torch.bincount(train_tokens, minlength=d_vocab).double() + 1.0
     logp = (counts / counts.sum()).log()
@@ -142,7 +140,7 @@ def unigram_loss(train_tokens: Int[Tensor, "n"], eval_tokens: Int[Tensor, "m"], 
 
 
 @torch.no_grad()
-def text_loss(model, tokens: Int[Tensor, "n"], seq_len: int = 128, max_windows: int = 64) -> float:
+def text_loss(model, tokens: Int[Tensor, " n"], seq_len: int = 128, max_windows: int = 64) -> float:
     """Mean next-token loss of `model` on consecutive windows of a token stream."""
     n_win = min(max_windows, (len(tokens) - 1) // seq_len)
     windows = tokens[: n_win * seq_len].view(n_win, seq_len)

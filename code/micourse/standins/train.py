@@ -14,8 +14,8 @@ import argparse
 import json
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import torch
 

@@ -33,8 +33,12 @@ class TransformerBlock(nn.Module):
     ) -> Float[Tensor, "batch pos d_model"]:
         resid_pre = self.hook_resid_pre(resid_pre)
         # Pre-LN: each sublayer normalises its own input; the residual stream itself is never normalised.
-        resid = resid_pre + self.hook_attn_out(self.attn(self.ln1(resid_pre), layer_cache))
+        resid = resid_pre + self.hook_attn_out(self._attend(self.ln1(resid_pre), layer_cache))
         if not self.attn_only:
             resid = self.hook_resid_mid(resid)
             resid = resid + self.hook_mlp_out(self.mlp(self.ln2(resid)))
         return self.hook_resid_post(resid)
+
+    def _attend(self, x: Tensor, layer_cache: LayerCache | None) -> Tensor:
+        # without a cache, call attention as a plain module: a learner's may take one argument
+        return self.attn(x) if layer_cache is None else self.attn(x, layer_cache)

@@ -38,12 +38,12 @@ class Config:
             raise ValueError(f"Config.act_fn must be one of {ACT_FNS}, got {self.act_fn!r}.")
 
     @classmethod
-    def gpt2_small(cls) -> "Config":
+    def gpt2_small(cls) -> Config:
         """The shape of OpenAI's 124M-parameter GPT-2 (the defaults)."""
         return cls()
 
     @classmethod
-    def from_hooked(cls, cfg: Any) -> "Config":
+    def from_hooked(cls, cfg: Any) -> Config:
         """A `Config` for a TransformerLens `HookedTransformerConfig`, or a clear error.
 
         Only the GPT-2 family fits this implementation: LayerNorm, learned absolute positions,

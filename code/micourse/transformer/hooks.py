@@ -7,13 +7,12 @@ from this model and one from a `HookedTransformer` share their keys.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
-import torch
 from torch import Tensor, nn
 
 # A hook gets (activation, hook_point) and returns a replacement activation or None.
-HookFn = Callable[[Tensor, "HookPoint"], Optional[Tensor]]
+HookFn = Callable[[Tensor, "HookPoint"], Tensor | None]
 
 
 class HookPoint(nn.Module):

@@ -79,7 +79,8 @@ class GPT2(HookedModule):
             layer_caches = past_kv_cache.layers
             resid = self.embed_tokens(tokens, offset=offset)  # positions continue after the cached ones
         for block, layer_cache in zip(self.blocks, layer_caches):
-            resid = block(resid, layer_cache)
+            # without a cache, call blocks as plain modules: a learner's block may take one argument
+            resid = block(resid) if layer_cache is None else block(resid, layer_cache)
         return self.ln_final(resid)
 
     def forward(
