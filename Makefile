@@ -65,13 +65,21 @@ test: setup-browser  ## run every check; exits non-zero on any failure
 	TIMEFORMAT='[time] %0R s  solutions, exercises, browser'; time $(MAKE) --no-print-directory test-notebooks
 	TIMEFORMAT='[time] %0R s  online rehearsal'; time $(MAKE) --no-print-directory test-rehearsal
 
-test-unit: setup  ## unit tests of the package, the checkers and the tooling
+test-unit: setup lint  ## ruff, then the unit tests of the package, the checkers and the tooling
 	$(NICE) $(PY) -m pytest tests \
 	    --ignore=tests/test_notebooks_run.py --ignore=tests/test_site_browser.py $(PYTEST_ARGS)
 
 # One pytest run, so that its closing line counts everything that needs the built site:
 # every solutions notebook (nbmake, must pass), every exercises notebook (may fail only at
 # its stubs) and every page in headless Chromium.
+lint: setup  ## ruff: lint and formatting (configured in pyproject.toml); `make format` fixes both
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: setup  ## apply ruff's fixes and formatting
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
 test-notebooks: export MICOURSE_REQUIRE_SITE := 1
 test-notebooks:  ## (needs `make site notebooks`) solutions via nbmake, exercises, browser tests
 	@sols=( $$(find $(NOTEBOOKS) -name '*-solutions.ipynb' 2>/dev/null | sort) ); \

@@ -89,8 +89,10 @@ def main() -> None:
     torch.manual_seed(0)
     cfg = Config.gpt2_small()
     model = GPT2(cfg).eval()
-    print(f"Random-weight model of GPT-2 small's shape: {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M "
-          f"parameters; torch {torch.__version__}, {torch.get_num_threads()} threads.")
+    print(
+        f"Random-weight model of GPT-2 small's shape: {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M "
+        f"parameters; torch {torch.__version__}, {torch.get_num_threads()} threads."
+    )
     if not args.skip_forward:
         bench_forward(model, args.forward_pos, args.batch, args.repeats)
     if not args.skip_generation:

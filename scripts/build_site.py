@@ -53,7 +53,9 @@ CONFIG = ROOT / "book" / "_config.yml"
 MAX_PAGE_BYTES = 2 * 1024 * 1024
 # inline code that would fetch a bundle (a CDN plotly.js, circuitsvis's unpkg import, MathJax)
 CDN_PATTERNS = ("cdn.plot.ly", "unpkg.com/circuitsvis", "cdn.jsdelivr.net/npm/mathjax")
-_EXTERNAL_ASSET = re.compile(r'<(?:script|link)\b[^>]*\b(?:src|href)="(?:https?:)?//(?!colab\.research\.google\.com)[^"]*"[^>]*>')
+_EXTERNAL_ASSET = re.compile(
+    r'<(?:script|link)\b[^>]*\b(?:src|href)="(?:https?:)?//(?!colab\.research\.google\.com)[^"]*"[^>]*>'
+)
 
 
 def _exists(docname: str) -> bool:
@@ -149,11 +151,17 @@ def build(toc: Path, builder_args: list[str], skipped: list[str] = ()) -> int:
     if jb is None:
         sys.exit("jupyter-book is not installed in this environment (pip install -e '.[site]')")
     cmd = [
-        jb, "build", str(ROOT),
-        "--config", str(CONFIG),
-        "--toc", str(toc),
-        "--builder", "html",
-        "-W", "--keep-going",
+        jb,
+        "build",
+        str(ROOT),
+        "--config",
+        str(CONFIG),
+        "--toc",
+        str(toc),
+        "--builder",
+        "html",
+        "-W",
+        "--keep-going",
         *builder_args,
     ]
     print("+ " + " ".join(cmd), flush=True)
@@ -204,8 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the course site into _build/html.")
     parser.add_argument("--strict-toc", action="store_true", help="fail if book/_toc.yml lists a missing page")
     parser.add_argument("--clean", action="store_true", help="delete _build/ (and the execution cache) first")
-    parser.add_argument("--skip", action="append", default=[], metavar="DOC",
-                        help="leave a page out, e.g. --skip chapters/01-transformers/04-training (repeatable)")
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="DOC",
+        help="leave a page out, e.g. --skip chapters/01-transformers/04-training (repeatable)",
+    )
     parser.add_argument("--clean-cache", action="store_true", help="re-execute every page (keeps _build/html)")
     parser.add_argument("--check-only", action="store_true", help="skip the build, check _build/html")
     parser.add_argument("--all", action="store_true", help="rewrite every page (Sphinx -a; the cache still applies)")

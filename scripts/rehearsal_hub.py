@@ -84,13 +84,31 @@ def _random_attn_only(folder: Path) -> None:
     import torch
     from transformer_lens import HookedTransformer, HookedTransformerConfig
 
-    cfg = dict(d_model=512, n_layers=2, d_mlp=2048, d_head=64, n_heads=8, n_ctx=2048, d_vocab=50257,
-               act_fn="solu_ln", attn_only=True, normalization_type="LN")
+    cfg = dict(
+        d_model=512,
+        n_layers=2,
+        d_mlp=2048,
+        d_head=64,
+        n_heads=8,
+        n_ctx=2048,
+        d_vocab=50257,
+        act_fn="solu_ln",
+        attn_only=True,
+        normalization_type="LN",
+    )
     model = HookedTransformer(HookedTransformerConfig(**cfg, seed=0), move_to_device=False)
     folder.mkdir(parents=True, exist_ok=True)
-    tl = {k: cfg[k] for k in ("d_model", "n_layers", "d_mlp", "d_head", "n_heads", "n_ctx", "d_vocab", "act_fn", "attn_only")}
-    (folder / "config.json").write_text(json.dumps({**tl, "normalization": "LN", "tokenizer_name": "gpt2", "shortformer_pos": False}))
-    torch.save({k: v for k, v in model.state_dict().items() if not k.endswith((".IGNORE", ".mask"))}, folder / "model_final.pth")
+    tl = {
+        k: cfg[k]
+        for k in ("d_model", "n_layers", "d_mlp", "d_head", "n_heads", "n_ctx", "d_vocab", "act_fn", "attn_only")
+    }
+    (folder / "config.json").write_text(
+        json.dumps({**tl, "normalization": "LN", "tokenizer_name": "gpt2", "shortformer_pos": False})
+    )
+    torch.save(
+        {k: v for k, v in model.state_dict().items() if not k.endswith((".IGNORE", ".mask"))},
+        folder / "model_final.pth",
+    )
 
 
 # --------------------------------------------------------------------------- the server
@@ -155,7 +173,7 @@ def make_handler(hub: Hub):
         def do_GET(self):
             path = urlsplit(self.path).path
             if path.startswith("/api/models/"):
-                return self._api(path[len("/api/models/"):])
+                return self._api(path[len("/api/models/") :])
             if "/resolve/" in path:
                 return self._resolve(path)
             return self._not_found("RepoNotFound", f"no such path {path}")
@@ -175,13 +193,25 @@ def make_handler(hub: Hub):
             sha = hub.commits[repo]
             if marker == "/tree/":
                 sub = unquote(tail.split("/", 1)[1]).strip("/") if "/" in tail else ""
-                entries = [{"type": "file", "path": n, "size": p.stat().st_size, "oid": hub.etags[repo][n][:40]}
-                           for n, p in hub.files[repo].items() if not sub or n.startswith(sub + "/")]
+                entries = [
+                    {"type": "file", "path": n, "size": p.stat().st_size, "oid": hub.etags[repo][n][:40]}
+                    for n, p in hub.files[repo].items()
+                    if not sub or n.startswith(sub + "/")
+                ]
                 if sub and not entries:
                     return self._not_found("EntryNotFound", f"{sub} does not exist in {repo}")
                 return self._send(200, json.dumps(entries).encode())
-            info = {"id": repo, "modelId": repo, "sha": sha, "private": False, "gated": False, "disabled": False,
-                    "siblings": [{"rfilename": n} for n in hub.files[repo]], "tags": [], "library_name": "transformers"}
+            info = {
+                "id": repo,
+                "modelId": repo,
+                "sha": sha,
+                "private": False,
+                "gated": False,
+                "disabled": False,
+                "siblings": [{"rfilename": n} for n in hub.files[repo]],
+                "tags": [],
+                "library_name": "transformers",
+            }
             return self._send(200, json.dumps(info).encode())
 
         def _resolve(self, path: str):
@@ -197,7 +227,11 @@ def make_handler(hub: Hub):
             file = hub.files[repo].get(name)
             if file is None:
                 return self._not_found("EntryNotFound", f"{name} does not exist in {repo}")
-            headers = {"X-Repo-Commit": hub.commits[repo], "ETag": f'"{hub.etags[repo][name]}"', "Accept-Ranges": "none"}
+            headers = {
+                "X-Repo-Commit": hub.commits[repo],
+                "ETag": f'"{hub.etags[repo][name]}"',
+                "Accept-Ranges": "none",
+            }
             size = file.stat().st_size
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
@@ -235,8 +269,14 @@ class RehearsalHub:
         env = dict(os.environ)
         env.pop("HF_HUB_OFFLINE", None)
         env.pop("TRANSFORMERS_OFFLINE", None)
-        env.update(HF_ENDPOINT=self.url, HF_HOME=hf_home, MICOURSE_REHEARSAL="1", MICOURSE_OFFLINE="0",
-                   HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1")
+        env.update(
+            HF_ENDPOINT=self.url,
+            HF_HOME=hf_home,
+            MICOURSE_REHEARSAL="1",
+            MICOURSE_OFFLINE="0",
+            HF_HUB_DISABLE_TELEMETRY="1",
+            HF_HUB_DISABLE_XET="1",
+        )
         return env
 
 
@@ -252,8 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     repos = build_repos(args.dir, args.real_size)
     with RehearsalHub(repos, args.port) as hub, tempfile.TemporaryDirectory(prefix="rehearsal-hf-home-") as home:
-        print(f"[rehearsal] stand-in for the Hugging Face hub at {hub.url} serving {', '.join(repos)}"
-              f" ({'random real-size weights' if args.real_size else 'the course stand-ins'})", flush=True)
+        print(
+            f"[rehearsal] stand-in for the Hugging Face hub at {hub.url} serving {', '.join(repos)}"
+            f" ({'random real-size weights' if args.real_size else 'the course stand-ins'})",
+            flush=True,
+        )
         try:
             if args.mode == "serve":
                 print(f"[rehearsal] export HF_ENDPOINT={hub.url} MICOURSE_REHEARSAL=1; Ctrl-C stops", flush=True)

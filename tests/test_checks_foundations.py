@@ -34,7 +34,9 @@ def test_split_heads():
     chk.check_split_heads(lambda x, h: einops.rearrange(x, "b p (h d) -> b p h d", h=h))
     chk.check_split_heads(lambda x, h: x.reshape(*x.shape[:2], h, -1))
     rejects(chk.check_split_heads, lambda x, h: einops.rearrange(x, "b p (d h) -> b p h d", h=h), "(head d_head)")
-    rejects(chk.check_split_heads, lambda x, h: einops.rearrange(x, "b p (h d) -> b h p d", h=h), "head axis before pos")
+    rejects(
+        chk.check_split_heads, lambda x, h: einops.rearrange(x, "b p (h d) -> b h p d", h=h), "head axis before pos"
+    )
     rejects(chk.check_split_heads, lambda x, h: x.reshape(x.shape[0], h, x.shape[1], -1).transpose(1, 2), "differ")
 
 
@@ -80,7 +82,7 @@ def test_greedy_generate():
         return tokens
 
     def only_new(model, tokens, n):
-        return greedy_generate(model, tokens, n)[:, tokens.shape[1]:]
+        return greedy_generate(model, tokens, n)[:, tokens.shape[1] :]
 
     def one_extra(model, tokens, n):
         return greedy_generate(model, tokens, n + 1)

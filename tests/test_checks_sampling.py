@@ -45,8 +45,14 @@ def test_sample_basic_rejects_mistakes():
     rejects(chk.check_sample_basic, lambda l: torch.randint(0, l.shape[-1], l.shape[:-1]), "uniform")
     rejects(chk.check_sample_basic, lambda l: torch.multinomial(l.softmax(-1), 1), "squeeze")
     rejects(chk.check_sample_basic, lambda l: torch.multinomial((l / 2).softmax(-1), 1).squeeze(-1), "softmax")
-    rejects(chk.check_sample_basic, lambda l: l.argsort(-1, descending=True).gather(-1, torch.multinomial(l.softmax(-1), 1)).squeeze(-1) * 0
-            + torch.multinomial(l.sort(-1, descending=True).values.softmax(-1), 1).squeeze(-1), "sorted order")
+    rejects(
+        chk.check_sample_basic,
+        lambda l: (
+            l.argsort(-1, descending=True).gather(-1, torch.multinomial(l.softmax(-1), 1)).squeeze(-1) * 0
+            + torch.multinomial(l.sort(-1, descending=True).values.softmax(-1), 1).squeeze(-1)
+        ),
+        "sorted order",
+    )
 
 
 # --- temperature, frequency penalty --------------------------------------------------------------
@@ -62,8 +68,16 @@ def test_temperature():
 def test_frequency_penalty():
     chk.check_frequency_penalty(ref.apply_frequency_penalty)
     rejects(chk.check_frequency_penalty, lambda tok, l, p: l + p * torch.bincount(tok, minlength=l.shape[-1]), "sign")
-    rejects(chk.check_frequency_penalty, lambda tok, l, p: l - p * (torch.bincount(tok, minlength=l.shape[-1]) > 0), "distinct")
-    rejects(chk.check_frequency_penalty, lambda tok, l, p: l - torch.bincount(tok, minlength=l.shape[-1]), "without multiplying")
+    rejects(
+        chk.check_frequency_penalty,
+        lambda tok, l, p: l - p * (torch.bincount(tok, minlength=l.shape[-1]) > 0),
+        "distinct",
+    )
+    rejects(
+        chk.check_frequency_penalty,
+        lambda tok, l, p: l - torch.bincount(tok, minlength=l.shape[-1]),
+        "without multiplying",
+    )
     rejects(chk.check_frequency_penalty, lambda tok, l, p: l - p * torch.bincount(tok), "minlength")
 
 

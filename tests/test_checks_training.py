@@ -21,11 +21,25 @@ def rejects(check, fn, *fragments):
 def test_next_token_loss():
     chk.check_next_token_loss(next_token_loss)
     v = lambda l: l.shape[-1]
-    rejects(chk.check_next_token_loss, lambda l, t: F.cross_entropy(l.reshape(-1, v(l)), t.reshape(-1)), "did not shift")
-    rejects(chk.check_next_token_loss, lambda l, t: F.cross_entropy(l[:, 1:].reshape(-1, v(l)), t[:, :-1].reshape(-1)), "wrong way")
-    rejects(chk.check_next_token_loss, lambda l, t: F.cross_entropy(l[:, :-1].reshape(-1, v(l)), t[:, 1:].reshape(-1), reduction="sum"), "summed")
+    rejects(
+        chk.check_next_token_loss, lambda l, t: F.cross_entropy(l.reshape(-1, v(l)), t.reshape(-1)), "did not shift"
+    )
+    rejects(
+        chk.check_next_token_loss,
+        lambda l, t: F.cross_entropy(l[:, 1:].reshape(-1, v(l)), t[:, :-1].reshape(-1)),
+        "wrong way",
+    )
+    rejects(
+        chk.check_next_token_loss,
+        lambda l, t: F.cross_entropy(l[:, :-1].reshape(-1, v(l)), t[:, 1:].reshape(-1), reduction="sum"),
+        "summed",
+    )
     rejects(chk.check_next_token_loss, lambda l, t: -l[:, :-1].gather(-1, t[:, 1:, None]).mean(), "log_softmax")
-    rejects(chk.check_next_token_loss, lambda l, t: F.cross_entropy(l[:, :-1].transpose(1, 2), t[:, 1:], reduction="none"), "one number")
+    rejects(
+        chk.check_next_token_loss,
+        lambda l, t: F.cross_entropy(l[:, :-1].transpose(1, 2), t[:, 1:], reduction="none"),
+        "one number",
+    )
 
 
 def test_lr_schedule():

@@ -165,8 +165,15 @@ def test_site_shows_stub_then_hint_then_solution_fold(one_exercise_repo: Path, t
         "nb_execution_raise_on_error = True\n"
     )
     out = tmp_path / "html"
-    app = Sphinx(str(one_exercise_repo), str(one_exercise_repo), str(out), str(tmp_path / "doctrees"), "html",
-                 status=None, warningiserror=True)
+    app = Sphinx(
+        str(one_exercise_repo),
+        str(one_exercise_repo),
+        str(out),
+        str(tmp_path / "doctrees"),
+        "html",
+        status=None,
+        warningiserror=True,
+    )
     app.build()
     html = (out / "page.html").read_text(encoding="utf8")
     text = re.sub(r"<[^>]+>", "", html)

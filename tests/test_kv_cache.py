@@ -37,8 +37,9 @@ def test_chunked_forward_matches_full(model):
     assert (torch.cat(parts, dim=1) - full).abs().max() <= 1e-5
 
 
-@pytest.mark.parametrize("cfg", [CFG, Config(d_model=32, n_layers=1, n_heads=2, d_head=16, d_mlp=0, d_vocab=50,
-                                             n_ctx=40, attn_only=True)])
+@pytest.mark.parametrize(
+    "cfg", [CFG, Config(d_model=32, n_layers=1, n_heads=2, d_head=16, d_mlp=0, d_vocab=50, n_ctx=40, attn_only=True)]
+)
 def test_greedy_identical_with_and_without_cache(cfg):
     model = reference_model(cfg, seed=1)
     prompt = torch.randint(0, cfg.d_vocab, (2, 5), generator=torch.Generator().manual_seed(1))

@@ -50,7 +50,9 @@ def test_load_time_including_imports():
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-c", "from micourse.models import load_model; load_model('gpt2-small')"],
-        check=True, env=env, capture_output=True,
+        check=True,
+        env=env,
+        capture_output=True,
     )
     assert time.perf_counter() - start < 10.0
 

@@ -16,7 +16,7 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 REPO = repo.repository(ROOT)
 
 PAGE = textwrap.dedent(
-    '''\
+    """\
     ---
     jupytext:
       text_representation:
@@ -67,7 +67,7 @@ PAGE = textwrap.dedent(
     ```{code-cell} ipython3
     assert double(3) == 6
     ```
-    '''
+    """
 )
 
 
@@ -137,7 +137,9 @@ def test_install_cell_on_colab_pins_torch_and_numpy(page: Path, monkeypatch: pyt
     import types
 
     calls = []
-    conflict = "ERROR: pip's dependency resolver ... \ngoogle-colab 1.0 requires pandas==2.2.2, but you have pandas 2.3.0."
+    conflict = (
+        "ERROR: pip's dependency resolver ... \ngoogle-colab 1.0 requires pandas==2.2.2, but you have pandas 2.3.0."
+    )
 
     def fake_run(cmd, **kwargs):
         calls.append(cmd)
@@ -241,7 +243,9 @@ def test_links_to_pages_open_their_notebook_or_the_site(tmp_path: Path) -> None:
     """A notebook reader cannot open a .md: "Next" goes to the next page's notebook in Colab."""
     chapters = tmp_path / "chapters"
     chapters.mkdir()
-    (chapters / "a.md").write_text(PAGE + "\nNext: [page B](b.md), or read {doc}`the intro <intro>`.\n", encoding="utf8")
+    (chapters / "a.md").write_text(
+        PAGE + "\nNext: [page B](b.md), or read {doc}`the intro <intro>`.\n", encoding="utf8"
+    )
     (chapters / "b.md").write_text(PAGE, encoding="utf8")
     (chapters / "intro.md").write_text("# Intro, no code\n", encoding="utf8")
     prov = nbgen.Provenance(REPO, SHA, "chapters/a.md", site_url="https://example.org/site/", root=tmp_path)
@@ -264,12 +268,24 @@ def test_a_fork_changes_one_line(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "chapters", tmp_path / "chapters")
     out = tmp_path / "out"
     subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "make_notebooks.py"), "--root", str(tmp_path), "--out", str(out), "--commit", SHA],
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "make_notebooks.py"),
+            "--root",
+            str(tmp_path),
+            "--out",
+            str(out),
+            "--commit",
+            SHA,
+        ],
         check=True,
         capture_output=True,
     )
     notebook = (out / "01-transformers" / "01-inputs-outputs-exercises.ipynb").read_text(encoding="utf8")
     assert "git+https://github.com/a-fork/its-course.git@" + SHA in notebook
-    assert "colab.research.google.com/github/a-fork/its-course/blob/gh-pages/notebooks/01-transformers/02-foundations-exercises.ipynb" in notebook
+    assert (
+        "colab.research.google.com/github/a-fork/its-course/blob/gh-pages/notebooks/01-transformers/02-foundations-exercises.ipynb"
+        in notebook
+    )
     assert "a-fork.github.io/its-course" in notebook
     assert REPO.name not in notebook

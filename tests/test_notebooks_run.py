@@ -57,9 +57,7 @@ def stub_failure_problems(nb) -> list[str]:
             continue
         frames = [int(n) for n in _CELL_FRAME.findall(_ANSI.sub("", "\n".join(out.get("traceback", []))))]
         if not frames or frames[-1] not in stub_counts:
-            problems.append(
-                f"{where} raised NotImplementedError ({evalue}) outside a cell tagged `{STUB_TAG}`"
-            )
+            problems.append(f"{where} raised NotImplementedError ({evalue}) outside a cell tagged `{STUB_TAG}`")
     return problems
 
 

@@ -40,7 +40,9 @@ def hub():
 
 
 def _run(code: str, env: dict[str, str], timeout: float = 300) -> dict:
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=timeout)
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert out.returncode == 0, f"subprocess failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
     return json.loads(out.stdout.strip().splitlines()[-1])
 

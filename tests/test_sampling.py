@@ -116,10 +116,16 @@ def test_generate_with_a_tokenizer():
     model = Tiny()
     a = S.generate(model, "In the beginning", 5, tokenizer=tok)
     assert a.startswith("In the beginning") and a == S.generate(model, "In the beginning", 5, tokenizer=tok)
-    s1 = S.generate(model, "Hello", 8, method="sample", temperature=1.5, top_p=0.9, seed=3, tokenizer=tok, stop_at_eos=False)
-    s2 = S.generate(model, "Hello", 8, method="sample", temperature=1.5, top_p=0.9, seed=3, tokenizer=tok, stop_at_eos=False)
+    s1 = S.generate(
+        model, "Hello", 8, method="sample", temperature=1.5, top_p=0.9, seed=3, tokenizer=tok, stop_at_eos=False
+    )
+    s2 = S.generate(
+        model, "Hello", 8, method="sample", temperature=1.5, top_p=0.9, seed=3, tokenizer=tok, stop_at_eos=False
+    )
     assert s1 == s2
-    assert S.generate(model, "Hello", 4, method="beam", num_beams=2, no_repeat_ngram_size=2, tokenizer=tok).startswith("Hello")
+    assert S.generate(model, "Hello", 4, method="beam", num_beams=2, no_repeat_ngram_size=2, tokenizer=tok).startswith(
+        "Hello"
+    )
     with pytest.raises(S.SamplingError, match="unknown method"):
         S.generate(model, "Hello", 3, method="nucleus", tokenizer=tok)
     with pytest.raises(S.SamplingError, match="top_k"):

@@ -25,7 +25,9 @@ def test_links_to_skipped_pages_become_text() -> None:
 
 def test_banner_goes_under_the_title() -> None:
     body = "<section><h1>Title</h1><p>text</p></section>"
-    assert site._insert_after_title(body, "<div>B</div>") == "<section><h1>Title</h1>\n<div>B</div><p>text</p></section>"
+    assert (
+        site._insert_after_title(body, "<div>B</div>") == "<section><h1>Title</h1>\n<div>B</div><p>text</p></section>"
+    )
 
 
 def test_repository_url_parsing() -> None:

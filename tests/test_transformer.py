@@ -95,8 +95,9 @@ def test_tl_state_dict_loads_directly():
 def test_matches_hf_gpt2():
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    hf_cfg = GPT2Config(vocab_size=1000, n_positions=64, n_embd=96, n_layer=3, n_head=6,
-                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    hf_cfg = GPT2Config(
+        vocab_size=1000, n_positions=64, n_embd=96, n_layer=3, n_head=6, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0
+    )
     torch.manual_seed(5)
     hf = GPT2LMHeadModel(hf_cfg).eval()
     randomise(hf, seed=5)  # HF ties lm_head to wte, so the tie survives
@@ -119,11 +120,27 @@ def test_run_with_cache_matches_hooked_transformer():
     shared = set(cache) & set(tl_cache.keys())
     required = {"hook_embed", "hook_pos_embed", "ln_final.hook_normalized", "ln_final.hook_scale"}
     for i in range(cfg.n_layers):
-        required |= {f"blocks.{i}.{n}" for n in (
-            "hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out",
-            "ln1.hook_normalized", "ln1.hook_scale", "ln2.hook_normalized",
-            "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_attn_scores", "attn.hook_pattern", "attn.hook_z",
-            "mlp.hook_pre", "mlp.hook_post")}
+        required |= {
+            f"blocks.{i}.{n}"
+            for n in (
+                "hook_resid_pre",
+                "hook_resid_mid",
+                "hook_resid_post",
+                "hook_attn_out",
+                "hook_mlp_out",
+                "ln1.hook_normalized",
+                "ln1.hook_scale",
+                "ln2.hook_normalized",
+                "attn.hook_q",
+                "attn.hook_k",
+                "attn.hook_v",
+                "attn.hook_attn_scores",
+                "attn.hook_pattern",
+                "attn.hook_z",
+                "mlp.hook_pre",
+                "mlp.hook_post",
+            )
+        }
     assert required <= shared, required - shared
     assert set(cache) <= set(tl_cache.keys()), set(cache) - set(tl_cache.keys())
     for name in shared:

@@ -122,5 +122,11 @@ def test_makefile_test_target_runs_every_stage():
         cwd=ROOT,
     )
     assert dry.returncode == 0, dry.stderr
-    for stage in ("setup_env.sh --browser", "build_site.py", "--nbmake", "test_notebooks_run.py", "test_site_browser.py"):
+    for stage in (
+        "setup_env.sh --browser",
+        "build_site.py",
+        "--nbmake",
+        "test_notebooks_run.py",
+        "test_site_browser.py",
+    ):
         assert stage in dry.stdout, f"`make test` no longer runs {stage}"

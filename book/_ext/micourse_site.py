@@ -206,7 +206,15 @@ def on_env_updated(app: Sphinx, env) -> None:
 MATHJAX_STATIC_DIR = "mathjax"
 # The parts of MathJax's es5 build that tex-mml-chtml.js loads: itself, its fonts, and the TeX
 # extensions and UI pieces it fetches on demand. (sre/, the speech engine, is left out: 4 MB.)
-MATHJAX_PARTS = ("tex-mml-chtml.js", "output/chtml", "input/tex/extensions", "input/mml/extensions", "ui", "a11y", "adaptors")
+MATHJAX_PARTS = (
+    "tex-mml-chtml.js",
+    "output/chtml",
+    "input/tex/extensions",
+    "input/mml/extensions",
+    "ui",
+    "a11y",
+    "adaptors",
+)
 
 
 def _mathjax_es5() -> Path | None:

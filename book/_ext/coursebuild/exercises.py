@@ -53,7 +53,9 @@ def _blocks(source: str) -> list[tuple[int, int, str, str]]:
         begin, end = _BEGIN.match(line), _END.match(line)
         if begin:
             if open_at is not None:
-                raise ExerciseFormatError(f"line {n + 1}: BEGIN SOLUTION inside the block opened at line {open_at[0] + 1}")
+                raise ExerciseFormatError(
+                    f"line {n + 1}: BEGIN SOLUTION inside the block opened at line {open_at[0] + 1}"
+                )
             open_at = (n, begin["indent"], begin["message"] or DEFAULT_MESSAGE)
         elif end:
             if open_at is None:

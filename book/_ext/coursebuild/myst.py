@@ -156,7 +156,9 @@ class Converter:
         if name in ADMONITION_TITLES:
             return self._admonition(name, arg, options, self.convert(body))
         if name == "dropdown":
-            return f"<details>\n<summary><b>{self._line(arg)}</b></summary>\n\n{self.convert(body).strip()}\n\n</details>"
+            return (
+                f"<details>\n<summary><b>{self._line(arg)}</b></summary>\n\n{self.convert(body).strip()}\n\n</details>"
+            )
         if name in {"code-block", "code", "sourcecode"}:
             return f"```{arg}\n{body.rstrip()}\n```"
         if name == "math":

@@ -155,7 +155,9 @@ def _intro_markdown(variant: str, prov: Provenance, docname: str) -> str:
     )
     source_link = f"{prov.repo.url}/blob/{prov.commit}/{prov.source}"
     other_link = prov.repo.colab_url(notebook_site_path(docname, other))
-    page = f"[on the course site]({prov.site_url.rstrip('/')}/{docname}.html)" if prov.site_url else "on the course site"
+    page = (
+        f"[on the course site]({prov.site_url.rstrip('/')}/{docname}.html)" if prov.site_url else "on the course site"
+    )
     return (
         f"*This is the **{variant}** notebook of a page of "
         f"[Transformers & Mechanistic Interpretability]({prov.repo.url}), generated from "

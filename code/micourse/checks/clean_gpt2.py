@@ -66,21 +66,42 @@ def check_layer_norm(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
     eps, w, b = ref.eps, ref.w.detach(), ref.b.detach()
     centred = x - x.mean(-1, keepdim=True)
     variants = [
-        (lambda: centred / (centred.pow(2).mean(-1, keepdim=True).sqrt() + eps) * w + b,
-         "epsilon belongs inside the square root: (x - mean) / sqrt(var + eps), not / (std + eps)."),
-        (lambda: centred / (x.var(-1, keepdim=True, unbiased=True) + eps).sqrt() * w + b,
-         "use the biased variance (divide by d_model): x.var(dim=-1, unbiased=False), or mean of squares."),
-        (lambda: centred / centred.pow(2).mean(-1, keepdim=True).sqrt() * w + b,
-         "you left out epsilon; add it to the variance before the square root."),
-        (lambda: x / (x.pow(2).mean(-1, keepdim=True) + eps).sqrt() * w + b,
-         "subtract the mean first: LayerNorm centres each vector (this is RMSNorm)."),
-        (lambda: centred / (centred.pow(2).mean(-1, keepdim=True) + eps).sqrt(),
-         "scale by self.w and shift by self.b after normalising."),
-        (lambda: F.layer_norm(x.transpose(-1, -2), (x.shape[-2],), eps=eps).transpose(-1, -2) * w + b,
-         "normalise over the last axis (d_model), not over positions."),
+        (
+            lambda: centred / (centred.pow(2).mean(-1, keepdim=True).sqrt() + eps) * w + b,
+            "epsilon belongs inside the square root: (x - mean) / sqrt(var + eps), not / (std + eps).",
+        ),
+        (
+            lambda: centred / (x.var(-1, keepdim=True, unbiased=True) + eps).sqrt() * w + b,
+            "use the biased variance (divide by d_model): x.var(dim=-1, unbiased=False), or mean of squares.",
+        ),
+        (
+            lambda: centred / centred.pow(2).mean(-1, keepdim=True).sqrt() * w + b,
+            "you left out epsilon; add it to the variance before the square root.",
+        ),
+        (
+            lambda: x / (x.pow(2).mean(-1, keepdim=True) + eps).sqrt() * w + b,
+            "subtract the mean first: LayerNorm centres each vector (this is RMSNorm).",
+        ),
+        (
+            lambda: centred / (centred.pow(2).mean(-1, keepdim=True) + eps).sqrt(),
+            "scale by self.w and shift by self.b after normalising.",
+        ),
+        (
+            lambda: F.layer_norm(x.transpose(-1, -2), (x.shape[-2],), eps=eps).transpose(-1, -2) * w + b,
+            "normalise over the last axis (d_model), not over positions.",
+        ),
     ]
-    check_module_against(learner_cls, ref, x, what="LayerNorm", cfg=cfg, mistakes=variants, atol=ATOL, rtol=RTOL,
-                         hint="normalise each position's vector over d_model: subtract the mean, divide by sqrt(var + eps).")
+    check_module_against(
+        learner_cls,
+        ref,
+        x,
+        what="LayerNorm",
+        cfg=cfg,
+        mistakes=variants,
+        atol=ATOL,
+        rtol=RTOL,
+        hint="normalise each position's vector over d_model: subtract the mean, divide by sqrt(var + eps).",
+    )
     passed("LayerNorm")
 
 
@@ -89,12 +110,23 @@ def check_embed(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
     tokens = _tokens(cfg)
     W_E = ref.W_E.detach()
     variants = [
-        (lambda: W_E[tokens] * math.sqrt(cfg.d_model),
-         "GPT-2 does not multiply embeddings by sqrt(d_model) (the original Transformer did)."),
+        (
+            lambda: W_E[tokens] * math.sqrt(cfg.d_model),
+            "GPT-2 does not multiply embeddings by sqrt(d_model) (the original Transformer did).",
+        ),
         (lambda: W_E[tokens - 1], "token id t picks row t of W_E, not row t - 1."),
     ]
-    check_module_against(learner_cls, ref, tokens, what="Embed", cfg=cfg, mistakes=variants, atol=ATOL, rtol=RTOL,
-                         hint="look up one row of W_E per token: W_E[tokens] has shape [batch, pos, d_model].")
+    check_module_against(
+        learner_cls,
+        ref,
+        tokens,
+        what="Embed",
+        cfg=cfg,
+        mistakes=variants,
+        atol=ATOL,
+        rtol=RTOL,
+        hint="look up one row of W_E per token: W_E[tokens] has shape [batch, pos, d_model].",
+    )
     passed("Embed")
 
 
@@ -106,12 +138,23 @@ def check_pos_embed(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
     variants = [
         (lambda: W_pos[tokens], "index W_pos by position (0, 1, 2, ...), not by token id."),
         (lambda: W_pos[1 : pos + 1].expand(tokens.shape[0], -1, -1), "positions start at 0, not 1."),
-        (lambda: W_pos[:pos], "repeat the position embeddings over the batch: shape [batch, pos, d_model] "
-                              "(einops.repeat or .expand)."),
+        (
+            lambda: W_pos[:pos],
+            "repeat the position embeddings over the batch: shape [batch, pos, d_model] (einops.repeat or .expand).",
+        ),
         (lambda: W_pos.expand(tokens.shape[0], -1, -1), "take only the first `pos` rows of W_pos: W_pos[:seq_len]."),
     ]
-    check_module_against(learner_cls, ref, tokens, what="PosEmbed", cfg=cfg, mistakes=variants, atol=ATOL, rtol=RTOL,
-                         hint="the embedding of position i is row i of W_pos; every sequence in the batch gets the same ones.")
+    check_module_against(
+        learner_cls,
+        ref,
+        tokens,
+        what="PosEmbed",
+        cfg=cfg,
+        mistakes=variants,
+        atol=ATOL,
+        rtol=RTOL,
+        hint="the embedding of position i is row i of W_pos; every sequence in the batch gets the same ones.",
+    )
     passed("PosEmbed")
 
 
@@ -163,9 +206,19 @@ def check_apply_causal_mask(fn: Callable[[Tensor], Tensor]) -> None:
     passed("apply_causal_mask")
 
 
-def _attention_variant(attn, x: Tensor, *, scale: float | None = None, softmax_dim: int = -1, fill: float = float("-inf"),
-                       diagonal: int = 1, mask: bool = True, b_O: bool = True, qkv_bias: bool = True,
-                       transpose_pattern: bool = False) -> Tensor:
+def _attention_variant(
+    attn,
+    x: Tensor,
+    *,
+    scale: float | None = None,
+    softmax_dim: int = -1,
+    fill: float = float("-inf"),
+    diagonal: int = 1,
+    mask: bool = True,
+    b_O: bool = True,
+    qkv_bias: bool = True,
+    transpose_pattern: bool = False,
+) -> Tensor:
     """The reference attention, with one knob per classic mistake."""
     bias = (lambda b: b) if qkv_bias else (lambda b: torch.zeros_like(b))
     q = torch.einsum("bpd,hde->bphe", x, attn.W_Q) + bias(attn.b_Q)
@@ -192,8 +245,10 @@ _ATTENTION_MISTAKES = [
     (dict(mask=False), "apply the causal mask: a token must not see later tokens."),
     (dict(b_O=False), "add the output bias b_O."),
     (dict(qkv_bias=False), "add the biases b_Q, b_K and b_V to the queries, keys and values."),
-    (dict(transpose_pattern=True), "mix the values with pattern[query, key] summed over keys, not over queries "
-                                   "(check your einsum indices)."),
+    (
+        dict(transpose_pattern=True),
+        "mix the values with pattern[query, key] summed over keys, not over queries (check your einsum indices).",
+    ),
 ]
 
 
@@ -206,9 +261,20 @@ def check_attention(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
             kw["scale"] = float(cfg.d_head)
         elif kw.get("scale") == math.sqrt(CHECK_CFG.d_model):
             kw["scale"] = math.sqrt(cfg.d_model)
-    variants = [(lambda kw=kw: _attention_variant(ref, x, **kw), hint) for kw, (_, hint) in zip(mistakes, _ATTENTION_MISTAKES)]
-    check_module_against(learner_cls, ref, x, what="Attention", cfg=cfg, mistakes=variants, atol=ATOL, rtol=RTOL,
-                         hint="compare q, k, v, scores and pattern step by step with the shapes in the comments.")
+    variants = [
+        (lambda kw=kw: _attention_variant(ref, x, **kw), hint) for kw, (_, hint) in zip(mistakes, _ATTENTION_MISTAKES)
+    ]
+    check_module_against(
+        learner_cls,
+        ref,
+        x,
+        what="Attention",
+        cfg=cfg,
+        mistakes=variants,
+        atol=ATOL,
+        rtol=RTOL,
+        hint="compare q, k, v, scores and pattern step by step with the shapes in the comments.",
+    )
     passed("Attention")
 
 
@@ -219,16 +285,32 @@ def check_mlp(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
     pre = x @ W_in + b_in
     variants = [
         (lambda: F.relu(pre) @ W_out + b_out, "GPT-2 uses GELU (its tanh approximation, gelu_new), not ReLU."),
-        (lambda: F.gelu(pre) @ W_out + b_out,
-         "GPT-2 uses the tanh approximation of GELU (gelu_new), not PyTorch's exact F.gelu."),
-        (lambda: pre * torch.sigmoid(1.702 * pre) @ W_out + b_out,
-         "use the tanh approximation of GELU (gelu_new), not the sigmoid one."),
+        (
+            lambda: F.gelu(pre) @ W_out + b_out,
+            "GPT-2 uses the tanh approximation of GELU (gelu_new), not PyTorch's exact F.gelu.",
+        ),
+        (
+            lambda: pre * torch.sigmoid(1.702 * pre) @ W_out + b_out,
+            "use the tanh approximation of GELU (gelu_new), not the sigmoid one.",
+        ),
         (lambda: gelu_new(x @ W_in) @ W_out + b_out, "add b_in before the activation."),
         (lambda: gelu_new(pre) @ W_out, "add the output bias b_out."),
-        (lambda: gelu_new(pre @ W_out + b_out), "apply the activation between the two linear maps, not after the second."),
+        (
+            lambda: gelu_new(pre @ W_out + b_out),
+            "apply the activation between the two linear maps, not after the second.",
+        ),
     ]
-    check_module_against(learner_cls, ref, x, what="MLP", cfg=cfg, mistakes=variants, atol=ATOL, rtol=RTOL,
-                         hint="MLP(x) = gelu_new(x @ W_in + b_in) @ W_out + b_out.")
+    check_module_against(
+        learner_cls,
+        ref,
+        x,
+        what="MLP",
+        cfg=cfg,
+        mistakes=variants,
+        atol=ATOL,
+        rtol=RTOL,
+        hint="MLP(x) = gelu_new(x @ W_in + b_in) @ W_out + b_out.",
+    )
     passed("MLP")
 
 
@@ -239,21 +321,38 @@ def check_transformer_block(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
     with torch.no_grad():
         mid = x + attn(ln1(x))
     variants = [
-        (lambda: attn(ln1(x)) + mlp(ln2(attn(ln1(x)))),
-         "add the attention output to the residual stream: resid_mid = resid_pre + attn(ln1(resid_pre))."),
-        (lambda: attn(ln1(x)) + mlp(ln2(x + attn(ln1(x)))),
-         "add the attention output to the residual stream: resid_mid = resid_pre + attn(ln1(resid_pre))."),
+        (
+            lambda: attn(ln1(x)) + mlp(ln2(attn(ln1(x)))),
+            "add the attention output to the residual stream: resid_mid = resid_pre + attn(ln1(resid_pre)).",
+        ),
+        (
+            lambda: attn(ln1(x)) + mlp(ln2(x + attn(ln1(x)))),
+            "add the attention output to the residual stream: resid_mid = resid_pre + attn(ln1(resid_pre)).",
+        ),
         (lambda: mlp(ln2(mid)), "add the MLP output to the residual: resid_post = resid_mid + mlp(ln2(resid_mid))."),
-        (lambda: x + attn(ln1(x)) + mlp(ln2(x)),
-         "the MLP reads resid_mid (after attention), not resid_pre: the sublayers run in sequence."),
-        (lambda: ln2(ln1(x + attn(x)) + mlp(ln1(x + attn(x)))),
-         "GPT-2 is pre-LN: normalise each sublayer's input, not the residual stream after adding."),
-        (lambda: (lambda h: h + mlp(ln2(h)))(ln1(x) + attn(ln1(x))),
-         "the residual stream itself is not normalised: resid_pre + attn(ln1(resid_pre))."),
+        (
+            lambda: x + attn(ln1(x)) + mlp(ln2(x)),
+            "the MLP reads resid_mid (after attention), not resid_pre: the sublayers run in sequence.",
+        ),
+        (
+            lambda: ln2(ln1(x + attn(x)) + mlp(ln1(x + attn(x)))),
+            "GPT-2 is pre-LN: normalise each sublayer's input, not the residual stream after adding.",
+        ),
+        (
+            lambda: (lambda h: h + mlp(ln2(h)))(ln1(x) + attn(ln1(x))),
+            "the residual stream itself is not normalised: resid_pre + attn(ln1(resid_pre)).",
+        ),
         (lambda: mid + mlp(ln1(mid)), "use ln2 (not ln1) before the MLP."),
     ]
     check_module_against(
-        learner_cls, ref, x, what="TransformerBlock", cfg=cfg, mistakes=variants, atol=ATOL, rtol=RTOL,
+        learner_cls,
+        ref,
+        x,
+        what="TransformerBlock",
+        cfg=cfg,
+        mistakes=variants,
+        atol=ATOL,
+        rtol=RTOL,
         parts=lambda: {"ln1": x, "attn": ln1(x), "ln2": mid, "mlp": ln2(mid)},
         hint="resid_mid = resid_pre + attn(ln1(resid_pre)); resid_post = resid_mid + mlp(ln2(resid_mid)).",
     )
@@ -270,8 +369,17 @@ def check_unembed(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
         (lambda: (x @ W_U + b_U).log_softmax(-1), "return raw logits, not log-probabilities: no log_softmax here."),
         (lambda: x @ W_U - b_U, "add b_U, don't subtract it."),
     ]
-    check_module_against(learner_cls, ref, x, what="Unembed", cfg=cfg, mistakes=variants, atol=ATOL, rtol=RTOL,
-                         hint="logits = normalized_resid_final @ W_U + b_U.")
+    check_module_against(
+        learner_cls,
+        ref,
+        x,
+        what="Unembed",
+        cfg=cfg,
+        mistakes=variants,
+        atol=ATOL,
+        rtol=RTOL,
+        hint="logits = normalized_resid_final @ W_U + b_U.",
+    )
     passed("Unembed")
 
 
@@ -302,15 +410,36 @@ def check_gpt2(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
         (lambda: unembed(final).softmax(-1), "return logits, not probabilities."),
         (lambda: unembed(final).log_softmax(-1), "return logits, not log-probabilities."),
         (lambda: ref.ln_final(final) @ ref.unembed.W_U, "add the unembedding bias b_U."),
-        (lambda: unembed(body(emb + pos) if len(ref.blocks) == 1 else ref.blocks[0](emb + pos)),
-         "run the residual stream through EVERY block, each taking the previous block's output."),
+        (
+            lambda: unembed(body(emb + pos) if len(ref.blocks) == 1 else ref.blocks[0](emb + pos)),
+            "run the residual stream through EVERY block, each taking the previous block's output.",
+        ),
     ]
-    check_module_against(learner_cls, ref, tokens, what="the model", cfg=cfg, mistakes=variants, parts=parts,
-                         atol=ATOL, rtol=RTOL, hint="embed + pos_embed, then each block in turn, then ln_final, then unembed.")
+    check_module_against(
+        learner_cls,
+        ref,
+        tokens,
+        what="the model",
+        cfg=cfg,
+        mistakes=variants,
+        parts=parts,
+        atol=ATOL,
+        rtol=RTOL,
+        hint="embed + pos_embed, then each block in turn, then ln_final, then unembed.",
+    )
     passed("GPT-2")
 
 
 __all__ = [
-    "CHECK_CFG", "reference_model", "check_layer_norm", "check_embed", "check_pos_embed", "check_apply_causal_mask",
-    "check_attention", "check_mlp", "check_transformer_block", "check_unembed", "check_gpt2",
+    "CHECK_CFG",
+    "reference_model",
+    "check_layer_norm",
+    "check_embed",
+    "check_pos_embed",
+    "check_apply_causal_mask",
+    "check_attention",
+    "check_mlp",
+    "check_transformer_block",
+    "check_unembed",
+    "check_gpt2",
 ]

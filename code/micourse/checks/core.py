@@ -72,7 +72,9 @@ def call(
         raise
     except Exception as err:  # show the learner's own error, framed
         extra = advice(err) if advice else None
-        raise CheckFailure(f"{what} raised {type(err).__name__}: {err}" + (f"\nHint: {extra}" if extra else "")) from err
+        raise CheckFailure(
+            f"{what} raised {type(err).__name__}: {err}" + (f"\nHint: {extra}" if extra else "")
+        ) from err
 
 
 # --------------------------------------------------------------------------- comparing tensors
@@ -84,7 +86,9 @@ def same(actual: Any, expected: Tensor, *, atol: float = ATOL, rtol: float = RTO
         return False
     if not actual.is_floating_point() and not expected.is_floating_point():
         return bool(torch.equal(actual.cpu().long(), expected.cpu().long()))
-    return bool(torch.allclose(actual.detach().double(), expected.detach().double(), atol=atol, rtol=rtol, equal_nan=True))
+    return bool(
+        torch.allclose(actual.detach().double(), expected.detach().double(), atol=atol, rtol=rtol, equal_nan=True)
+    )
 
 
 def like(variant: Tensor | Callable[[], Tensor], hint: str, *, atol: float = ATOL, rtol: float = 1e-3) -> Diagnosis:
@@ -141,7 +145,9 @@ def assert_close(
         raise CheckFailure(f"{what} should be a torch.Tensor, got {type(actual).__name__}.")
     if tuple(actual.shape) != tuple(expected.shape):
         raise CheckFailure(
-            _explain(f"{what} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}.", actual, diagnoses, hint)
+            _explain(
+                f"{what} has shape {tuple(actual.shape)}, expected {tuple(expected.shape)}.", actual, diagnoses, hint
+            )
         )
     if actual.is_floating_point() != expected.is_floating_point():
         raise CheckFailure(f"{what} has dtype {actual.dtype}, expected {expected.dtype}.")

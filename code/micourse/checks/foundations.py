@@ -25,11 +25,19 @@ def check_pairwise_distances(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
         sq = ((x[:, None] - y[None]) ** 2).sum(-1)
         diag = [
             like(sq, "you returned squared distances: take the square root at the end."),
-            like((x[:, None] - y[None]).abs().sum(-1), "you summed absolute differences (the L1 distance); square, sum, then square-root."),
+            like(
+                (x[:, None] - y[None]).abs().sum(-1),
+                "you summed absolute differences (the L1 distance); square, sum, then square-root.",
+            ),
             like(sq.T, "your result is transposed: row i should hold the distances from x[i]."),
         ]
-        assert_close(out, pairwise_distances(x, y), what=f"pairwise_distances for x {tuple(x.shape)}, y {tuple(y.shape)}",
-                    diagnoses=diag, hint="x[:, None, :] - y[None, :, :] has shape (n, m, d): square it, sum over the last axis, take the square root.")
+        assert_close(
+            out,
+            pairwise_distances(x, y),
+            what=f"pairwise_distances for x {tuple(x.shape)}, y {tuple(y.shape)}",
+            diagnoses=diag,
+            hint="x[:, None, :] - y[None, :, :] has shape (n, m, d): square it, sum over the last axis, take the square root.",
+        )
     passed("pairwise_distances")
 
 
@@ -44,16 +52,27 @@ def check_split_heads(fn: Callable[[Tensor, int], Tensor]) -> None:
         expected = einops.rearrange(x, "b p (h d) -> b p h d", h=n_heads)
         d_head = 12 // n_heads
         if isinstance(out, torch.Tensor) and n_heads != 3 and tuple(out.shape) == (2, n_heads, 3, d_head):
-            raise CheckFailure(f"split_heads returned shape {tuple(out.shape)}: you moved the head axis before pos. "
-                               "This course keeps TransformerLens's order (batch, pos, head, d_head).")
+            raise CheckFailure(
+                f"split_heads returned shape {tuple(out.shape)}: you moved the head axis before pos. "
+                "This course keeps TransformerLens's order (batch, pos, head, d_head)."
+            )
         diag = [
-            like(einops.rearrange(x, "b p (d h) -> b p h d", h=n_heads),
-                      "your grouping is '(d_head head)': the first d_head entries of the last axis belong to head 0, so write '(head d_head)'."),
-            like(einops.rearrange(x, "b p (h d) -> b h p d", h=n_heads),
-                      "you moved the head axis before pos; this course keeps TransformerLens's order (batch, pos, head, d_head)."),
+            like(
+                einops.rearrange(x, "b p (d h) -> b p h d", h=n_heads),
+                "your grouping is '(d_head head)': the first d_head entries of the last axis belong to head 0, so write '(head d_head)'.",
+            ),
+            like(
+                einops.rearrange(x, "b p (h d) -> b h p d", h=n_heads),
+                "you moved the head axis before pos; this course keeps TransformerLens's order (batch, pos, head, d_head).",
+            ),
         ]
-        assert_close(out, expected, what=f"split_heads(x of shape {tuple(x.shape)}, n_heads={n_heads})", diagnoses=diag,
-                    hint=f"einops.rearrange(x, 'batch pos (head d_head) -> batch pos head d_head', head=n_heads) gives shape (2, 3, {n_heads}, {d_head}).")
+        assert_close(
+            out,
+            expected,
+            what=f"split_heads(x of shape {tuple(x.shape)}, n_heads={n_heads})",
+            diagnoses=diag,
+            hint=f"einops.rearrange(x, 'batch pos (head d_head) -> batch pos head d_head', head=n_heads) gives shape (2, 3, {n_heads}, {d_head}).",
+        )
     passed("split_heads")
 
 
@@ -87,17 +106,41 @@ def check_attention(fn: Callable[..., Any]) -> None:
         exp_out, exp_pattern = scaled_dot_product_attention(q, k, v, causal)
         where = f"attention with q, k, v of shape {(b, n, h, d)}, causal={causal}"
         if isinstance(pattern, Tensor) and tuple(pattern.shape) == (b, n, h, n) and n != h:
-            raise CheckFailure(f"{where}: the pattern has shape {tuple(pattern.shape)}; expected (batch, head, query, key) = {(b, h, n, n)}.")
+            raise CheckFailure(
+                f"{where}: the pattern has shape {tuple(pattern.shape)}; expected (batch, head, query, key) = {(b, h, n, n)}."
+            )
         diag = [
             like(lambda: _variant(q, k, v, causal, scale=1.0), "you forgot to divide the scores by sqrt(d_head)."),
-            like(lambda: _variant(q, k, v, causal, scale=float(d)), "you divided by d_head; divide by its square root."),
-            like(lambda: _variant(q, k, v, causal, softmax_dim=-2), "you took the softmax over the query axis; each query's weights over the keys must sum to 1 (softmax over the last axis)."),
-            like(lambda: _variant(q, k, v, causal, diagonal=0), "your mask also hides the diagonal: a token may attend to itself (torch.triu(..., diagonal=1))."),
-            like(lambda: _variant(q, k, v, causal, mask_after=True), "you zeroed future positions after the softmax, so the rows no longer sum to 1: mask the scores with -inf before the softmax."),
-            like(lambda: _variant(q, k, v, False), "no causal mask: with causal=True, query i must not see keys after i."),
+            like(
+                lambda: _variant(q, k, v, causal, scale=float(d)), "you divided by d_head; divide by its square root."
+            ),
+            like(
+                lambda: _variant(q, k, v, causal, softmax_dim=-2),
+                "you took the softmax over the query axis; each query's weights over the keys must sum to 1 (softmax over the last axis).",
+            ),
+            like(
+                lambda: _variant(q, k, v, causal, diagonal=0),
+                "your mask also hides the diagonal: a token may attend to itself (torch.triu(..., diagonal=1)).",
+            ),
+            like(
+                lambda: _variant(q, k, v, causal, mask_after=True),
+                "you zeroed future positions after the softmax, so the rows no longer sum to 1: mask the scores with -inf before the softmax.",
+            ),
+            like(
+                lambda: _variant(q, k, v, False), "no causal mask: with causal=True, query i must not see keys after i."
+            ),
         ]
-        assert_close(pattern, exp_pattern, what=f"{where}: the pattern", diagnoses=diag,
-                    hint="scores[b, h, q, k] = q[b, q, h] . k[b, k, h] / sqrt(d_head); mask the future with -inf; softmax over the key axis.")
-        assert_close(out, exp_out, what=f"{where}: the output",
-                    hint="the output at query q is the pattern-weighted sum of the values: einsum('b h q k, b k h d -> b q h d').")
+        assert_close(
+            pattern,
+            exp_pattern,
+            what=f"{where}: the pattern",
+            diagnoses=diag,
+            hint="scores[b, h, q, k] = q[b, q, h] . k[b, k, h] / sqrt(d_head); mask the future with -inf; softmax over the key axis.",
+        )
+        assert_close(
+            out,
+            exp_out,
+            what=f"{where}: the output",
+            hint="the output at query q is the pattern-weighted sum of the values: einsum('b h q k, b k h d -> b q h d').",
+        )
     passed("attention")

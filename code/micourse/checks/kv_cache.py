@@ -49,11 +49,15 @@ def _attention_mistakes(attn, x: Tensor, start: int, x_new: Tensor) -> list:
     unshifted = torch.ones(n_q, n_k, dtype=torch.bool).triu(1)  # mask as if queries started at position 0
     no_past = lambda: attn(x_new)  # noqa: E731
     variants = [
-        (lambda: scores_pattern_out(q, k_all, v_all, unshifted),
-         "the new queries sit at the END of the keys: shift the causal mask by the number of cached positions "
-         "(query i of the chunk is position n_cached + i)."),
-        (lambda: scores_pattern_out(q, k_all, v_all, None),
-         "with several new tokens at once, each must still not see the ones after it: keep the causal mask."),
+        (
+            lambda: scores_pattern_out(q, k_all, v_all, unshifted),
+            "the new queries sit at the END of the keys: shift the causal mask by the number of cached positions "
+            "(query i of the chunk is position n_cached + i).",
+        ),
+        (
+            lambda: scores_pattern_out(q, k_all, v_all, None),
+            "with several new tokens at once, each must still not see the ones after it: keep the causal mask.",
+        ),
         (no_past, "attend over the cached keys and values too, not just the new ones: concatenate them first."),
     ]
     if past.shape[1] == 0:
@@ -80,16 +84,37 @@ def check_attention_with_cache(fn: Callable) -> None:
         if cache.k.shape[1] != end:
             raise CheckFailure(
                 f"After feeding {end} positions the cache holds keys for {cache.k.shape[1]}: "
-                + ("append the new keys to the old ones (torch.cat along the position axis), don't replace them."
-                   if cache.k.shape[1] == x_new.shape[1] else "add each position exactly once.")
+                + (
+                    "append the new keys to the old ones (torch.cat along the position axis), don't replace them."
+                    if cache.k.shape[1] == x_new.shape[1]
+                    else "add each position exactly once."
+                )
             )
-        assert_close(cache.k, k_all[:, :end], what="layer_cache.k", atol=ATOL, rtol=RTOL,
-                    hint="cache keys of shape [batch, pos, head, d_head], the old ones first.")
-        assert_close(cache.v, v_all[:, :end], what="layer_cache.v", atol=ATOL, rtol=RTOL,
-                    hint="cache values of shape [batch, pos, head, d_head], the old ones first.")
-        assert_close(out, expected_all[:, start:end], what=f"the output for positions {start}..{end - 1}",
-                    atol=ATOL, rtol=RTOL, diagnoses=_attention_mistakes(attn, x, start, x_new),
-                    hint="queries for the new positions only; keys and values for every position so far.")
+        assert_close(
+            cache.k,
+            k_all[:, :end],
+            what="layer_cache.k",
+            atol=ATOL,
+            rtol=RTOL,
+            hint="cache keys of shape [batch, pos, head, d_head], the old ones first.",
+        )
+        assert_close(
+            cache.v,
+            v_all[:, :end],
+            what="layer_cache.v",
+            atol=ATOL,
+            rtol=RTOL,
+            hint="cache values of shape [batch, pos, head, d_head], the old ones first.",
+        )
+        assert_close(
+            out,
+            expected_all[:, start:end],
+            what=f"the output for positions {start}..{end - 1}",
+            atol=ATOL,
+            rtol=RTOL,
+            diagnoses=_attention_mistakes(attn, x, start, x_new),
+            hint="queries for the new positions only; keys and values for every position so far.",
+        )
     passed("attention_with_cache")
 
 
@@ -109,7 +134,9 @@ def check_forward_with_cache(fn: Callable) -> None:
                 why = "the cache is still empty: run each block's attention through attention_with_cache with its layer cache."
             else:
                 why = "pass block i its own cache.layers[i], so that every layer stores its keys and values once."
-            raise CheckFailure(f"After {end} tokens the layer caches hold {counts} positions, expected {end} each: {why}")
+            raise CheckFailure(
+                f"After {end} tokens the layer caches hold {counts} positions, expected {end} each: {why}"
+            )
 
         def restarted_positions(new=new, start=start) -> Tensor:
             scratch = KVCache.empty(CHECK_CFG.n_layers)
@@ -121,16 +148,33 @@ def check_forward_with_cache(fn: Callable) -> None:
             return model.unembed(model.ln_final(resid))
 
         diagnoses = [
-            like(restarted_positions, "the new tokens' positions continue after the cached ones: pos_embed(new_tokens, offset=cache.n_pos), "
-                      "read n_pos BEFORE running the layers (they grow the cache)."),
-            like(lambda new=new: model(new), "use the cache: run each block with its layer cache, don't run the model on the new tokens alone."),
+            like(
+                restarted_positions,
+                "the new tokens' positions continue after the cached ones: pos_embed(new_tokens, offset=cache.n_pos), "
+                "read n_pos BEFORE running the layers (they grow the cache).",
+            ),
+            like(
+                lambda new=new: model(new),
+                "use the cache: run each block with its layer cache, don't run the model on the new tokens alone.",
+            ),
         ]
         if start:  # in the first chunk the mistakes above give the right answer
-            assert_close(out, expected_all[:, start:end], what=f"the logits for positions {start}..{end - 1}",
-                        atol=ATOL, rtol=RTOL, diagnoses=diagnoses)
+            assert_close(
+                out,
+                expected_all[:, start:end],
+                what=f"the logits for positions {start}..{end - 1}",
+                atol=ATOL,
+                rtol=RTOL,
+                diagnoses=diagnoses,
+            )
         else:
-            assert_close(out, expected_all[:, start:end], what=f"the logits for positions {start}..{end - 1}",
-                        atol=ATOL, rtol=RTOL)
+            assert_close(
+                out,
+                expected_all[:, start:end],
+                what=f"the logits for positions {start}..{end - 1}",
+                atol=ATOL,
+                rtol=RTOL,
+            )
     passed("forward_with_cache")
 
 

@@ -33,8 +33,9 @@ def _diagnoses(args: tuple[Tensor]) -> list[Diagnosis]:
             hint="exp() overflows for large inputs: subtract each row's maximum before exponentiating.",
         ),
         Diagnosis(
-            matches=lambda out: x.ndim >= 2
-            and torch.allclose(out.double(), torch.softmax(x.double(), dim=0), atol=1e-5),
+            matches=lambda out: (
+                x.ndim >= 2 and torch.allclose(out.double(), torch.softmax(x.double(), dim=0), atol=1e-5)
+            ),
             hint="you normalised over the first axis; softmax here runs over the last axis (dim=-1).",
         ),
         Diagnosis(

@@ -67,11 +67,17 @@ def _draws(fn: Callable[[Tensor], Any], logits: Tensor, what: str) -> Tensor:
             extra = " torch.multinomial(probs, 1) keeps a trailing axis of size 1: squeeze it (`.squeeze(-1)`)."
         elif out.ndim == 0:
             extra = " It must handle a batch: logits of shape (batch, d_vocab) give one token per row."
-        raise CheckFailure(f"{what} returned shape {tuple(out.shape)} for logits of shape {(batch, d_vocab)}; expected {(batch,)}.{extra}")
+        raise CheckFailure(
+            f"{what} returned shape {tuple(out.shape)} for logits of shape {(batch, d_vocab)}; expected {(batch,)}.{extra}"
+        )
     if out.is_floating_point() or out.dtype == torch.bool:
-        raise CheckFailure(f"{what} returned {out.dtype} values: it should return token ids (integers), e.g. from argmax or torch.multinomial.")
+        raise CheckFailure(
+            f"{what} returned {out.dtype} values: it should return token ids (integers), e.g. from argmax or torch.multinomial."
+        )
     if bool((out < 0).any()) or bool((out >= d_vocab).any()):
-        raise CheckFailure(f"{what} returned token ids outside [0, {d_vocab}): got {int(out.min())} to {int(out.max())}.")
+        raise CheckFailure(
+            f"{what} returned token ids outside [0, {d_vocab}): got {int(out.min())} to {int(out.max())}."
+        )
     return out.long()
 
 
@@ -148,13 +154,20 @@ def check_greedy(fn: Callable[[Tensor], Any]) -> None:
         out = call(fn, logits.clone(), what=f"{what} on logits of shape {shape}")
         if isinstance(out, Tensor) and out.is_floating_point():
             if torch.allclose(out.float(), logits.max(-1).values):
-                raise CheckFailure(f"{what} returned the largest logit itself; return its index (argmax), the token id.")
+                raise CheckFailure(
+                    f"{what} returned the largest logit itself; return its index (argmax), the token id."
+                )
             raise CheckFailure(f"{what} returned floats ({out.dtype}); it should return token ids (integers).")
         diag = [
             like(logits.argmin(-1), "you took the least likely token (argmin); take argmax."),
         ]
-        assert_close(out, logits.argmax(-1), what=f"{what}'s output for logits of shape {shape}", diagnoses=diag,
-                    hint="take the argmax over the last axis (the vocabulary), dim=-1.")
+        assert_close(
+            out,
+            logits.argmax(-1),
+            what=f"{what}'s output for logits of shape {shape}",
+            diagnoses=diag,
+            hint="take the argmax over the last axis (the vocabulary), dim=-1.",
+        )
     passed(what)
 
 
@@ -164,12 +177,29 @@ def check_sample_basic(fn: Callable[[Tensor], Any]) -> None:
     for seed in (0, 1):
         logits = _test_logits(seed)
         probs = _softmax(logits)
-        cases.append(_Case(logits, probs, f"logits set {seed + 1}", wrong=(
-            (_sorted_positions(probs, logits), "you return positions in sorted order; map them back to token ids."),
-            (torch.full_like(probs, 1 / len(probs)), "your draws are uniform: sample from softmax(logits), not from uniform."),
-        )))
-    check_sampler(fn, cases, what="sample_basic",
-                  hint="turn logits into probabilities with softmax over the last axis, then draw with torch.multinomial (or torch.distributions.Categorical(logits=...)).")
+        cases.append(
+            _Case(
+                logits,
+                probs,
+                f"logits set {seed + 1}",
+                wrong=(
+                    (
+                        _sorted_positions(probs, logits),
+                        "you return positions in sorted order; map them back to token ids.",
+                    ),
+                    (
+                        torch.full_like(probs, 1 / len(probs)),
+                        "your draws are uniform: sample from softmax(logits), not from uniform.",
+                    ),
+                ),
+            )
+        )
+    check_sampler(
+        fn,
+        cases,
+        what="sample_basic",
+        hint="turn logits into probabilities with softmax over the last axis, then draw with torch.multinomial (or torch.distributions.Categorical(logits=...)).",
+    )
     passed("sample_basic")
 
 
@@ -182,12 +212,23 @@ def check_temperature(fn: Callable[[Tensor, float], Any]) -> None:
     for t in (0.5, 2.0, 1.0, 0.05):
         out = call(fn, logits.clone(), t, what=f"apply_temperature for temperature {t}")
         diag = [
-            like(logits * t, "you multiplied by the temperature; divide instead (low temperature must sharpen the distribution)."),
-            like((logits / t).softmax(-1), "you returned probabilities; return the scaled logits (the sampler applies softmax)."),
+            like(
+                logits * t,
+                "you multiplied by the temperature; divide instead (low temperature must sharpen the distribution).",
+            ),
+            like(
+                (logits / t).softmax(-1),
+                "you returned probabilities; return the scaled logits (the sampler applies softmax).",
+            ),
             like((logits / t).log_softmax(-1), "you returned log-probabilities; just return logits / temperature."),
         ]
-        assert_close(out, logits / t, what=f"apply_temperature(logits, {t})", diagnoses=diag,
-                    hint="divide the logits by the temperature.")
+        assert_close(
+            out,
+            logits / t,
+            what=f"apply_temperature(logits, {t})",
+            diagnoses=diag,
+            hint="divide the logits by the temperature.",
+        )
     passed("apply_temperature")
 
 
@@ -212,12 +253,23 @@ def check_frequency_penalty(fn: Callable[[Tensor, Tensor, float], Any]) -> None:
         counts = torch.bincount(tokens, minlength=d_vocab).float()
         present = (counts > 0).float()
         diag = [
-            like(logits + penalty * counts, "wrong sign: the penalty must lower the logits of repeated tokens (subtract it)."),
-            like(logits - penalty * present, "you subtracted the penalty once per distinct token; a frequency penalty counts every occurrence (torch.bincount)."),
+            like(
+                logits + penalty * counts,
+                "wrong sign: the penalty must lower the logits of repeated tokens (subtract it).",
+            ),
+            like(
+                logits - penalty * present,
+                "you subtracted the penalty once per distinct token; a frequency penalty counts every occurrence (torch.bincount).",
+            ),
             like(logits - counts, "you subtracted the counts without multiplying by the penalty."),
         ]
-        assert_close(out, logits - penalty * counts, what=f"apply_frequency_penalty(tokens={tokens.tolist()}, logits, {penalty})",
-                    diagnoses=diag, hint="count each token's occurrences with torch.bincount(tokens, minlength=d_vocab), then subtract penalty * counts.")
+        assert_close(
+            out,
+            logits - penalty * counts,
+            what=f"apply_frequency_penalty(tokens={tokens.tolist()}, logits, {penalty})",
+            diagnoses=diag,
+            hint="count each token's occurrences with torch.bincount(tokens, minlength=d_vocab), then subtract penalty * counts.",
+        )
     passed("apply_frequency_penalty")
 
 
@@ -253,16 +305,29 @@ def check_top_k(fn: Callable[[Tensor, int], Any]) -> None:
         logits = _test_logits(seed, scale=1.0)
         probs = _top_k_probs(logits, k)
         wrong = [
-            (_top_k_probs(logits, k - 1), f"you kept k - 1 = {k - 1} tokens: with k = {k} the {k} most likely tokens must all be possible."),
+            (
+                _top_k_probs(logits, k - 1),
+                f"you kept k - 1 = {k - 1} tokens: with k = {k} the {k} most likely tokens must all be possible.",
+            ),
             (_top_k_probs(logits, k + 1), f"you kept k + 1 = {k + 1} tokens."),
-            (_sorted_positions(probs, logits), "you return positions within the sorted top k; map them back to token ids (the indices from topk)."),
+            (
+                _sorted_positions(probs, logits),
+                "you return positions within the sorted top k; map them back to token ids (the indices from topk).",
+            ),
             (_softmax(logits), "you sampled from the full distribution: the top-k filter had no effect."),
-            ((probs > 0).double() / k, "you drew uniformly among the top k; draw in proportion to their probabilities."),
+            (
+                (probs > 0).double() / k,
+                "you drew uniformly among the top k; draw in proportion to their probabilities.",
+            ),
         ]
         cases.append(_Case(logits, probs, f"k = {k}", wrong=tuple(wrong)))
         ks.append(k)
-    check_sampler(_per_case(fn, ks, DRAWS_PER_CASE), cases, what="sample_top_k",
-                  hint="take logits.topk(k), sample among those k with softmax + torch.multinomial, and return the matching entries of topk's indices.")
+    check_sampler(
+        _per_case(fn, ks, DRAWS_PER_CASE),
+        cases,
+        what="sample_top_k",
+        hint="take logits.topk(k), sample among those k with softmax + torch.multinomial, and return the matching entries of topk's indices.",
+    )
     passed("sample_top_k")
 
 
@@ -288,15 +353,28 @@ def check_top_p(fn: Callable[[Tensor, float], Any]) -> None:
         probs = _nucleus_probs(logits, p)
         n_keep = int((probs > 0).sum())
         wrong = [
-            (_nucleus_probs(logits, p, -1), f"you kept one token too few ({n_keep - 1} instead of {n_keep}): keep the token whose probability takes the running sum past p, too."),
-            (_nucleus_probs(logits, p, +1), f"you kept one token too many ({n_keep + 1} instead of {n_keep}): stop at the first token at which the running sum reaches p."),
-            (_sorted_positions(probs, logits), "you return positions in sorted order; map them back to token ids (the indices from sort)."),
+            (
+                _nucleus_probs(logits, p, -1),
+                f"you kept one token too few ({n_keep - 1} instead of {n_keep}): keep the token whose probability takes the running sum past p, too.",
+            ),
+            (
+                _nucleus_probs(logits, p, +1),
+                f"you kept one token too many ({n_keep + 1} instead of {n_keep}): stop at the first token at which the running sum reaches p.",
+            ),
+            (
+                _sorted_positions(probs, logits),
+                "you return positions in sorted order; map them back to token ids (the indices from sort).",
+            ),
             (_softmax(logits), "you sampled from the full distribution: the nucleus filter had no effect."),
         ]
         cases.append(_Case(logits, probs, f"p = {p}", wrong=tuple(wrong)))
         ps.append(p)
-    check_sampler(_per_case(fn, ps, DRAWS_PER_CASE), cases, what="sample_top_p",
-                  hint="sort the probabilities in descending order, keep tokens while the cumulative sum *before* them is below p, renormalise the kept probabilities, sample, and map back to token ids.")
+    check_sampler(
+        _per_case(fn, ps, DRAWS_PER_CASE),
+        cases,
+        what="sample_top_p",
+        hint="sort the probabilities in descending order, keep tokens while the cumulative sum *before* them is below p, renormalise the kept probabilities, sample, and map back to token ids.",
+    )
     passed("sample_top_p")
 
 
@@ -362,15 +440,29 @@ def check_beam_step(fn: Callable[[Tensor, Tensor, int], Any]) -> None:
         s, o, t = (x.detach().flatten() for x in out)
         where = f"beam_step with {len(scores)} beam(s), d_vocab {logprobs.shape[1]}, num_beams {k}"
         if not (len(s) == len(o) == len(t) == len(exp_s)):
-            raise CheckFailure(f"{where}: returned {len(s)} scores, {len(o)} origins, {len(t)} tokens; expected {len(exp_s)} of each.")
+            raise CheckFailure(
+                f"{where}: returned {len(s)} scores, {len(o)} origins, {len(t)} tokens; expected {len(exp_s)} of each."
+            )
         order = s.argsort(descending=True, stable=True)
         s, o, t = s[order], o[order].long(), t[order].long()
         if torch.equal(o, exp_t) and torch.equal(t, exp_o) and not torch.equal(o, exp_o):
-            raise CheckFailure(f"{where}: origins and tokens are swapped. In the flattened (beam, d_vocab) array, index // d_vocab is the beam and index % d_vocab the token.")
-        if torch.allclose(s.float(), logprobs.flatten().topk(len(exp_s)).values, atol=1e-5) and not torch.allclose(s.float(), exp_s, atol=1e-5):
-            raise CheckFailure(f"{where}: your scores are the new log-probabilities alone; add each beam's running score first (scores[:, None] + logprobs).")
-        assert_close(s.float(), exp_s.float(), what=f"{where}: new scores (sorted)",
-                    hint="rank all beam x token candidates together: flatten scores[:, None] + logprobs and take topk(num_beams). Keeping the best tokens of each beam separately misses candidates.")
+            raise CheckFailure(
+                f"{where}: origins and tokens are swapped. In the flattened (beam, d_vocab) array, index // d_vocab is the beam and index % d_vocab the token."
+            )
+        if torch.allclose(s.float(), logprobs.flatten().topk(len(exp_s)).values, atol=1e-5) and not torch.allclose(
+            s.float(), exp_s, atol=1e-5
+        ):
+            raise CheckFailure(
+                f"{where}: your scores are the new log-probabilities alone; add each beam's running score first (scores[:, None] + logprobs)."
+            )
+        assert_close(
+            s.float(),
+            exp_s.float(),
+            what=f"{where}: new scores (sorted)",
+            hint="rank all beam x token candidates together: flatten scores[:, None] + logprobs and take topk(num_beams). Keeping the best tokens of each beam separately misses candidates.",
+        )
         if not (torch.equal(o, exp_o) and torch.equal(t, exp_t)):
-            raise CheckFailure(f"{where}: the scores are right but the (origin, token) pairs are not: you gave {list(zip(o.tolist(), t.tolist()))}, expected {list(zip(exp_o.tolist(), exp_t.tolist()))}.")
+            raise CheckFailure(
+                f"{where}: the scores are right but the (origin, token) pairs are not: you gave {list(zip(o.tolist(), t.tolist()))}, expected {list(zip(exp_o.tolist(), exp_t.tolist()))}."
+            )
     passed("beam_step")

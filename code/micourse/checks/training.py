@@ -22,23 +22,49 @@ def check_next_token_loss(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
         out = call(fn, logits.clone(), tokens.clone(), what="next_token_loss")
         where = f"next_token_loss for logits {(b, n, v)} and tokens {(b, n)}"
         if isinstance(out, Tensor) and out.ndim > 0:
-            raise CheckFailure(f"{where} returned shape {tuple(out.shape)}; return one number, the mean loss (a 0-d tensor).")
+            raise CheckFailure(
+                f"{where} returned shape {tuple(out.shape)}; return one number, the mean loss (a 0-d tensor)."
+            )
         if isinstance(out, float):
-            raise CheckFailure(f"{where} returned a Python float; return the loss tensor itself, so that .backward() can run through it.")
+            raise CheckFailure(
+                f"{where} returned a Python float; return the loss tensor itself, so that .backward() can run through it."
+            )
         ce = lambda lg, tg: F.cross_entropy(lg.reshape(-1, v), tg.reshape(-1))
         diag = [
-            like(lambda: ce(logits, tokens), "you did not shift: position i must predict token i + 1, so compare logits[:, :-1] with tokens[:, 1:]."),
-            like(lambda: ce(logits[:, 1:], tokens[:, :-1]), "you shifted the wrong way: logits[:, :-1] (every position but the last) predict tokens[:, 1:]."),
-            like(lambda: F.cross_entropy(logits[:, :-1].reshape(-1, v), tokens[:, 1:].reshape(-1), reduction="sum"), "you summed the losses; take the mean over all predicted tokens."),
-            like(lambda: -ce(logits[:, :-1], tokens[:, 1:]), "wrong sign: the loss is the negative log-probability of the right token."),
-            like(lambda: -(logits[:, :-1].gather(-1, tokens[:, 1:, None])).mean(), "you used the raw logits; take log_softmax first (or use F.cross_entropy)."),
+            like(
+                lambda: ce(logits, tokens),
+                "you did not shift: position i must predict token i + 1, so compare logits[:, :-1] with tokens[:, 1:].",
+            ),
+            like(
+                lambda: ce(logits[:, 1:], tokens[:, :-1]),
+                "you shifted the wrong way: logits[:, :-1] (every position but the last) predict tokens[:, 1:].",
+            ),
+            like(
+                lambda: F.cross_entropy(logits[:, :-1].reshape(-1, v), tokens[:, 1:].reshape(-1), reduction="sum"),
+                "you summed the losses; take the mean over all predicted tokens.",
+            ),
+            like(
+                lambda: -ce(logits[:, :-1], tokens[:, 1:]),
+                "wrong sign: the loss is the negative log-probability of the right token.",
+            ),
+            like(
+                lambda: -(logits[:, :-1].gather(-1, tokens[:, 1:, None])).mean(),
+                "you used the raw logits; take log_softmax first (or use F.cross_entropy).",
+            ),
         ]
-        assert_close(out, next_token_loss(logits, tokens), what=where, diagnoses=diag,
-                    hint="F.cross_entropy(logits[:, :-1].flatten(0, 1), tokens[:, 1:].flatten()).")
+        assert_close(
+            out,
+            next_token_loss(logits, tokens),
+            what=where,
+            diagnoses=diag,
+            hint="F.cross_entropy(logits[:, :-1].flatten(0, 1), tokens[:, 1:].flatten()).",
+        )
     passed("next_token_loss")
 
 
-def _cosine(step: int, cfg: TrainingConfig, *, floor: float | None = None, whole_run: bool = False, linear: bool = False) -> float:
+def _cosine(
+    step: int, cfg: TrainingConfig, *, floor: float | None = None, whole_run: bool = False, linear: bool = False
+) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     if whole_run:  # progress measured from step 0 instead of from the end of the warm-up
@@ -71,19 +97,46 @@ def check_lr_schedule(fn: Callable[[int, TrainingConfig], float]) -> None:
         expected = torch.tensor([lr_at(s, cfg) for s in steps], dtype=torch.float64)
         w = cfg.warmup_steps
         variants = [
-            ([cfg.lr * s / w if s < w else lr_at(s, cfg) for s in steps] if w else None,
-             "your warm-up starts at 0 (step / warmup_steps), wasting step 0; use (step + 1) / warmup_steps so the warm-up ends at lr."),
-            ([_cosine(s, cfg, floor=0.0) for s in steps] if cfg.min_lr_ratio else None,
-             "the cosine decays to 0; it should end at lr * min_lr_ratio: lr * (min_lr_ratio + (1 - min_lr_ratio) * cosine)."),
-            ([_cosine(s, cfg, whole_run=True) for s in steps] if w else None,
-             "the decay runs over all cfg.steps; it should start after the warm-up: progress = (step - warmup_steps) / (steps - warmup_steps)."),
-            ([_cosine(s, cfg, linear=True) for s in steps], "that is a linear decay; use the cosine: 0.5 * (1 + cos(pi * progress))."),
-            ([cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * math.cos(math.pi * min(1.0, (s - w) / max(1, cfg.steps - w)))) if s >= w else lr_at(s, cfg) for s in steps],
-             "cos(pi * progress) goes from 1 to -1; rescale it to go from 1 to 0: 0.5 * (1 + cos(pi * progress))."),
+            (
+                [cfg.lr * s / w if s < w else lr_at(s, cfg) for s in steps] if w else None,
+                "your warm-up starts at 0 (step / warmup_steps), wasting step 0; use (step + 1) / warmup_steps so the warm-up ends at lr.",
+            ),
+            (
+                [_cosine(s, cfg, floor=0.0) for s in steps] if cfg.min_lr_ratio else None,
+                "the cosine decays to 0; it should end at lr * min_lr_ratio: lr * (min_lr_ratio + (1 - min_lr_ratio) * cosine).",
+            ),
+            (
+                [_cosine(s, cfg, whole_run=True) for s in steps] if w else None,
+                "the decay runs over all cfg.steps; it should start after the warm-up: progress = (step - warmup_steps) / (steps - warmup_steps).",
+            ),
+            (
+                [_cosine(s, cfg, linear=True) for s in steps],
+                "that is a linear decay; use the cosine: 0.5 * (1 + cos(pi * progress)).",
+            ),
+            (
+                [
+                    cfg.lr
+                    * (
+                        cfg.min_lr_ratio
+                        + (1 - cfg.min_lr_ratio) * math.cos(math.pi * min(1.0, (s - w) / max(1, cfg.steps - w)))
+                    )
+                    if s >= w
+                    else lr_at(s, cfg)
+                    for s in steps
+                ],
+                "cos(pi * progress) goes from 1 to -1; rescale it to go from 1 to 0: 0.5 * (1 + cos(pi * progress)).",
+            ),
         ]
-        diag = [like(torch.tensor(v, dtype=torch.float64), h, rtol=1e-6, atol=1e-12)
-                for v, h in variants if v is not None]
-        assert_close(actual, expected, what=f"lr_schedule over steps 0..{cfg.steps - 1} with lr={cfg.lr}, warmup_steps={w}, min_lr_ratio={cfg.min_lr_ratio}",
-                    diagnoses=diag, atol=1e-10, rtol=1e-6,
-                    hint="for step < warmup_steps: lr * (step + 1) / warmup_steps; after: progress = (step - warmup_steps) / (steps - warmup_steps), lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + cos(pi * progress))).")
+        diag = [
+            like(torch.tensor(v, dtype=torch.float64), h, rtol=1e-6, atol=1e-12) for v, h in variants if v is not None
+        ]
+        assert_close(
+            actual,
+            expected,
+            what=f"lr_schedule over steps 0..{cfg.steps - 1} with lr={cfg.lr}, warmup_steps={w}, min_lr_ratio={cfg.min_lr_ratio}",
+            diagnoses=diag,
+            atol=1e-10,
+            rtol=1e-6,
+            hint="for step < warmup_steps: lr * (step + 1) / warmup_steps; after: progress = (step - warmup_steps) / (steps - warmup_steps), lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + cos(pi * progress))).",
+        )
     passed("lr_schedule")

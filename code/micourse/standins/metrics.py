@@ -113,7 +113,13 @@ def steering_effect(model, layer: int | None = None, coeff: float = 4.0) -> dict
     vector = cp[hook][0, -1] - cm[hook][0, -1]  # d_model
     prompt = model.to_tokens("Yesterday I had the movie. It was")
     pos_ids = torch.tensor([_single_token(model, " " + w) for w in synthetic.POSITIVE])
-    neg_ids = torch.tensor([_single_token(model, " " + w) for w in synthetic.NEGATIVE if len(model.to_tokens(" " + w, prepend_bos=False)[0]) == 1])
+    neg_ids = torch.tensor(
+        [
+            _single_token(model, " " + w)
+            for w in synthetic.NEGATIVE
+            if len(model.to_tokens(" " + w, prepend_bos=False)[0]) == 1
+        ]
+    )
 
     def mood(logits: Tensor) -> float:
         lp = logits[0, -1].log_softmax(-1)

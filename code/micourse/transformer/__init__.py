@@ -22,6 +22,19 @@ from micourse.transformer.model import GPT2, validate_tokens
 from micourse.transformer.unembed import Unembed
 
 __all__ = [
-    "GPT2", "Config", "LayerNorm", "Embed", "PosEmbed", "Unembed", "Attention", "apply_causal_mask",
-    "MLP", "gelu_new", "TransformerBlock", "HookPoint", "validate_tokens", "KVCache", "LayerCache",
+    "GPT2",
+    "Config",
+    "LayerNorm",
+    "Embed",
+    "PosEmbed",
+    "Unembed",
+    "Attention",
+    "apply_causal_mask",
+    "MLP",
+    "gelu_new",
+    "TransformerBlock",
+    "HookPoint",
+    "validate_tokens",
+    "KVCache",
+    "LayerCache",
 ]

@@ -29,7 +29,9 @@ def apply_causal_mask(
     return attn_scores.masked_fill(future, float("-inf"))
 
 
-def split_heads(x: Float[Tensor, "batch pos head_times_d_head"], n_heads: int) -> Float[Tensor, "batch pos head d_head"]:
+def split_heads(
+    x: Float[Tensor, "batch pos head_times_d_head"], n_heads: int
+) -> Float[Tensor, "batch pos head d_head"]:
     """Split the last axis into heads: its first d_head entries belong to head 0, and so on."""
     return einops.rearrange(x, "batch pos (head d_head) -> batch pos head d_head", head=n_heads)
 
@@ -84,7 +86,10 @@ class Attention(nn.Module):
         self.hook_z = HookPoint()  # [batch pos head d_head]
 
     def project(
-        self, x: Float[Tensor, "batch pos d_model"], W: Float[Tensor, "head d_model d_head"], b: Float[Tensor, "head d_head"]
+        self,
+        x: Float[Tensor, "batch pos d_model"],
+        W: Float[Tensor, "head d_model d_head"],
+        b: Float[Tensor, "head d_head"],
     ) -> Float[Tensor, "batch pos head d_head"]:
         """One linear map per head, done as a single matmul over all heads at once."""
         W_all = einops.rearrange(W, "head d_model d_head -> d_model (head d_head)")

@@ -26,9 +26,7 @@ class PosEmbed(nn.Module):
         self.W_pos = nn.Parameter(torch.empty(cfg.n_ctx, cfg.d_model))
         nn.init.normal_(self.W_pos, std=cfg.init_range)
 
-    def forward(
-        self, tokens: Int[Tensor, "batch pos"], offset: int = 0
-    ) -> Float[Tensor, "batch pos d_model"]:
+    def forward(self, tokens: Int[Tensor, "batch pos"], offset: int = 0) -> Float[Tensor, "batch pos d_model"]:
         """`offset` is the position of the first token: 0 normally, the cache length with a KV cache."""
         batch, seq_len = tokens.shape
         return self.W_pos[offset : offset + seq_len].expand(batch, seq_len, -1)

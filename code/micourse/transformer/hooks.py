@@ -74,4 +74,3 @@ class HookedModule(nn.Module):
         names = [n for n in self.hook_points() if names_filter is None or names_filter(n)]
         out = self.run_with_hooks(*args, fwd_hooks=[(n, save) for n in names], **kwargs)
         return out, ActivationCache(cache, self)
-

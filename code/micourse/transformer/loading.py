@@ -29,7 +29,9 @@ def _with_weights(cfg: Config, state: dict[str, torch.Tensor]) -> GPT2:
 def config_from_hf(hf_config) -> Config:
     if getattr(hf_config, "model_type", "gpt2") != "gpt2":
         raise ValueError(f"Expected a GPT-2 config, got model_type={hf_config.model_type!r}.")
-    if getattr(hf_config, "scale_attn_by_inverse_layer_idx", False) or not getattr(hf_config, "scale_attn_weights", True):
+    if getattr(hf_config, "scale_attn_by_inverse_layer_idx", False) or not getattr(
+        hf_config, "scale_attn_weights", True
+    ):
         raise ValueError("Only GPT-2's standard attention scaling (1/sqrt(d_head)) is supported.")
     d_model, n_heads = hf_config.n_embd, hf_config.n_head
     if d_model % n_heads:
