@@ -55,6 +55,12 @@ def _resid(cfg: Config, seed: int = 2, batch: int = BATCH, pos: int = POS) -> Te
     return torch.randn(batch, pos, cfg.d_model, generator=torch.Generator().manual_seed(seed))
 
 
+def _check(learner_cls, ref, x, what: str, cfg: Config, mistakes, *, label: str | None = None, **kwargs) -> None:
+    """`check_module_against` at this page's tolerances, then the success line."""
+    check_module_against(learner_cls, ref, x, what=what, cfg=cfg, mistakes=mistakes, atol=ATOL, rtol=RTOL, **kwargs)
+    passed(label or what)
+
+
 # ---------------------------------------------------------------- the checkers
 
 
@@ -91,18 +97,8 @@ def check_layer_norm(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
             "normalise over the last axis (d_model), not over positions.",
         ),
     ]
-    check_module_against(
-        learner_cls,
-        ref,
-        x,
-        what="LayerNorm",
-        cfg=cfg,
-        mistakes=variants,
-        atol=ATOL,
-        rtol=RTOL,
-        hint="normalise each position's vector over d_model: subtract the mean, divide by sqrt(var + eps).",
-    )
-    passed("LayerNorm")
+    hint = "normalise each position's vector over d_model: subtract the mean, divide by sqrt(var + eps)."
+    _check(learner_cls, ref, x, "LayerNorm", cfg, variants, hint=hint)
 
 
 def check_embed(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
@@ -116,18 +112,8 @@ def check_embed(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
         ),
         (lambda: W_E[tokens - 1], "token id t picks row t of W_E, not row t - 1."),
     ]
-    check_module_against(
-        learner_cls,
-        ref,
-        tokens,
-        what="Embed",
-        cfg=cfg,
-        mistakes=variants,
-        atol=ATOL,
-        rtol=RTOL,
-        hint="look up one row of W_E per token: W_E[tokens] has shape [batch, pos, d_model].",
-    )
-    passed("Embed")
+    hint = "look up one row of W_E per token: W_E[tokens] has shape [batch, pos, d_model]."
+    _check(learner_cls, ref, tokens, "Embed", cfg, variants, hint=hint)
 
 
 def check_pos_embed(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
@@ -144,18 +130,8 @@ def check_pos_embed(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
         ),
         (lambda: W_pos.expand(tokens.shape[0], -1, -1), "take only the first `pos` rows of W_pos: W_pos[:seq_len]."),
     ]
-    check_module_against(
-        learner_cls,
-        ref,
-        tokens,
-        what="PosEmbed",
-        cfg=cfg,
-        mistakes=variants,
-        atol=ATOL,
-        rtol=RTOL,
-        hint="the embedding of position i is row i of W_pos; every sequence in the batch gets the same ones.",
-    )
-    passed("PosEmbed")
+    hint = "the embedding of position i is row i of W_pos; every sequence in the batch gets the same ones."
+    _check(learner_cls, ref, tokens, "PosEmbed", cfg, variants, hint=hint)
 
 
 def check_apply_causal_mask(fn: Callable[[Tensor], Tensor]) -> None:
@@ -264,18 +240,8 @@ def check_attention(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
     variants = [
         (lambda kw=kw: _attention_variant(ref, x, **kw), hint) for kw, (_, hint) in zip(mistakes, _ATTENTION_MISTAKES)
     ]
-    check_module_against(
-        learner_cls,
-        ref,
-        x,
-        what="Attention",
-        cfg=cfg,
-        mistakes=variants,
-        atol=ATOL,
-        rtol=RTOL,
-        hint="compare q, k, v, scores and pattern step by step with the shapes in the comments.",
-    )
-    passed("Attention")
+    hint = "compare q, k, v, scores and pattern step by step with the shapes in the comments."
+    _check(learner_cls, ref, x, "Attention", cfg, variants, hint=hint)
 
 
 def check_mlp(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
@@ -300,18 +266,8 @@ def check_mlp(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
             "apply the activation between the two linear maps, not after the second.",
         ),
     ]
-    check_module_against(
-        learner_cls,
-        ref,
-        x,
-        what="MLP",
-        cfg=cfg,
-        mistakes=variants,
-        atol=ATOL,
-        rtol=RTOL,
-        hint="MLP(x) = gelu_new(x @ W_in + b_in) @ W_out + b_out.",
-    )
-    passed("MLP")
+    hint = "MLP(x) = gelu_new(x @ W_in + b_in) @ W_out + b_out."
+    _check(learner_cls, ref, x, "MLP", cfg, variants, hint=hint)
 
 
 def check_transformer_block(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
@@ -344,19 +300,17 @@ def check_transformer_block(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
         ),
         (lambda: mid + mlp(ln1(mid)), "use ln2 (not ln1) before the MLP."),
     ]
-    check_module_against(
+    hint = "resid_mid = resid_pre + attn(ln1(resid_pre)); resid_post = resid_mid + mlp(ln2(resid_mid))."
+    _check(
         learner_cls,
         ref,
         x,
-        what="TransformerBlock",
-        cfg=cfg,
-        mistakes=variants,
-        atol=ATOL,
-        rtol=RTOL,
+        "TransformerBlock",
+        cfg,
+        variants,
         parts=lambda: {"ln1": x, "attn": ln1(x), "ln2": mid, "mlp": ln2(mid)},
-        hint="resid_mid = resid_pre + attn(ln1(resid_pre)); resid_post = resid_mid + mlp(ln2(resid_mid)).",
+        hint=hint,
     )
-    passed("TransformerBlock")
 
 
 def check_unembed(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
@@ -369,18 +323,8 @@ def check_unembed(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
         (lambda: (x @ W_U + b_U).log_softmax(-1), "return raw logits, not log-probabilities: no log_softmax here."),
         (lambda: x @ W_U - b_U, "add b_U, don't subtract it."),
     ]
-    check_module_against(
-        learner_cls,
-        ref,
-        x,
-        what="Unembed",
-        cfg=cfg,
-        mistakes=variants,
-        atol=ATOL,
-        rtol=RTOL,
-        hint="logits = normalized_resid_final @ W_U + b_U.",
-    )
-    passed("Unembed")
+    hint = "logits = normalized_resid_final @ W_U + b_U."
+    _check(learner_cls, ref, x, "Unembed", cfg, variants, hint=hint)
 
 
 def check_gpt2(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
@@ -415,19 +359,8 @@ def check_gpt2(learner_cls: type, cfg: Config = CHECK_CFG) -> None:
             "run the residual stream through EVERY block, each taking the previous block's output.",
         ),
     ]
-    check_module_against(
-        learner_cls,
-        ref,
-        tokens,
-        what="the model",
-        cfg=cfg,
-        mistakes=variants,
-        parts=parts,
-        atol=ATOL,
-        rtol=RTOL,
-        hint="embed + pos_embed, then each block in turn, then ln_final, then unembed.",
-    )
-    passed("GPT-2")
+    hint = "embed + pos_embed, then each block in turn, then ln_final, then unembed."
+    _check(learner_cls, ref, tokens, "the model", cfg, variants, label="GPT-2", parts=parts, hint=hint)
 
 
 __all__ = [

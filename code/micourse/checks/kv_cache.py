@@ -90,31 +90,15 @@ def check_attention_with_cache(fn: Callable) -> None:
                     else "add each position exactly once."
                 )
             )
-        assert_close(
-            cache.k,
-            k_all[:, :end],
-            what="layer_cache.k",
-            atol=ATOL,
-            rtol=RTOL,
-            hint="cache keys of shape [batch, pos, head, d_head], the old ones first.",
-        )
-        assert_close(
-            cache.v,
-            v_all[:, :end],
-            what="layer_cache.v",
-            atol=ATOL,
-            rtol=RTOL,
-            hint="cache values of shape [batch, pos, head, d_head], the old ones first.",
-        )
-        assert_close(
-            out,
-            expected_all[:, start:end],
-            what=f"the output for positions {start}..{end - 1}",
-            atol=ATOL,
-            rtol=RTOL,
-            diagnoses=_attention_mistakes(attn, x, start, x_new),
-            hint="queries for the new positions only; keys and values for every position so far.",
-        )
+        for name, stored, reference in (("k", cache.k, k_all), ("v", cache.v, v_all)):
+            hint = (
+                f"cache {'keys' if name == 'k' else 'values'} of shape [batch, pos, head, d_head], the old ones first."
+            )
+            assert_close(stored, reference[:, :end], what=f"layer_cache.{name}", atol=ATOL, rtol=RTOL, hint=hint)
+        hint = "queries for the new positions only; keys and values for every position so far."
+        mistakes = _attention_mistakes(attn, x, start, x_new)
+        what = f"the output for positions {start}..{end - 1}"
+        assert_close(out, expected_all[:, start:end], what=what, atol=ATOL, rtol=RTOL, diagnoses=mistakes, hint=hint)
     passed("attention_with_cache")
 
 
@@ -158,23 +142,11 @@ def check_forward_with_cache(fn: Callable) -> None:
                 "use the cache: run each block with its layer cache, don't run the model on the new tokens alone.",
             ),
         ]
-        if start:  # in the first chunk the mistakes above give the right answer
-            assert_close(
-                out,
-                expected_all[:, start:end],
-                what=f"the logits for positions {start}..{end - 1}",
-                atol=ATOL,
-                rtol=RTOL,
-                diagnoses=diagnoses,
-            )
-        else:
-            assert_close(
-                out,
-                expected_all[:, start:end],
-                what=f"the logits for positions {start}..{end - 1}",
-                atol=ATOL,
-                rtol=RTOL,
-            )
+        # in the first chunk the mistakes above give the right answer: name them only after it
+        what = f"the logits for positions {start}..{end - 1}"
+        assert_close(
+            out, expected_all[:, start:end], what=what, atol=ATOL, rtol=RTOL, diagnoses=diagnoses if start else ()
+        )
     passed("forward_with_cache")
 
 

@@ -322,12 +322,8 @@ def check_top_k(fn: Callable[[Tensor, int], Any]) -> None:
         ]
         cases.append(_Case(logits, probs, f"k = {k}", wrong=tuple(wrong)))
         ks.append(k)
-    check_sampler(
-        _per_case(fn, ks, DRAWS_PER_CASE),
-        cases,
-        what="sample_top_k",
-        hint="take logits.topk(k), sample among those k with softmax + torch.multinomial, and return the matching entries of topk's indices.",
-    )
+    hint = "take logits.topk(k), sample among those k with softmax + torch.multinomial, and return the matching entries of topk's indices."
+    check_sampler(_per_case(fn, ks, DRAWS_PER_CASE), cases, what="sample_top_k", hint=hint)
     passed("sample_top_k")
 
 
@@ -369,12 +365,8 @@ def check_top_p(fn: Callable[[Tensor, float], Any]) -> None:
         ]
         cases.append(_Case(logits, probs, f"p = {p}", wrong=tuple(wrong)))
         ps.append(p)
-    check_sampler(
-        _per_case(fn, ps, DRAWS_PER_CASE),
-        cases,
-        what="sample_top_p",
-        hint="sort the probabilities in descending order, keep tokens while the cumulative sum *before* them is below p, renormalise the kept probabilities, sample, and map back to token ids.",
-    )
+    hint = "sort the probabilities in descending order, keep tokens while the cumulative sum *before* them is below p, renormalise the kept probabilities, sample, and map back to token ids."
+    check_sampler(_per_case(fn, ps, DRAWS_PER_CASE), cases, what="sample_top_p", hint=hint)
     passed("sample_top_p")
 
 
