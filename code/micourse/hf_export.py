@@ -23,7 +23,6 @@ import shutil
 from pathlib import Path
 
 import torch
-from einops import rearrange
 from jaxtyping import Float
 from torch import Tensor
 
@@ -53,27 +52,11 @@ def fold_output_bias(
 
 
 def hf_gpt2_state(state: dict[str, Tensor], n_layers: int, n_heads: int) -> dict[str, Tensor]:
-    """A raw TransformerLens GPT-2 state dict in `GPT2LMHeadModel`'s names and layouts."""
+    """A raw TransformerLens GPT-2 state dict in `GPT2LMHeadModel`'s names and layouts (output bias folded)."""
+    from micourse.transformer.loading import gpt2_state_to_hf
+
     W_U, ln_f_b = fold_output_bias(state["unembed.W_U"], state["unembed.b_U"], state["ln_final.w"], state["ln_final.b"])
-    out = {
-        "transformer.wte.weight": state["embed.W_E"],
-        "transformer.wpe.weight": state["pos_embed.W_pos"],
-        "transformer.ln_f.weight": state["ln_final.w"],
-        "transformer.ln_f.bias": ln_f_b,
-        "lm_head.weight": W_U.T,
-    }
-    for i in range(n_layers):
-        p, b = f"transformer.h.{i}.", f"blocks.{i}."
-        qkv = [rearrange(state[b + f"attn.W_{x}"], "head d_model d_head -> d_model (head d_head)") for x in "QKV"]
-        out[p + "attn.c_attn.weight"] = torch.cat(qkv, dim=1)
-        out[p + "attn.c_attn.bias"] = torch.cat([state[b + f"attn.b_{x}"].flatten() for x in "QKV"])
-        out[p + "attn.c_proj.weight"] = rearrange(state[b + "attn.W_O"], "head d_head d_model -> (head d_head) d_model")
-        out[p + "attn.c_proj.bias"] = state[b + "attn.b_O"]
-        out[p + "ln_1.weight"], out[p + "ln_1.bias"] = state[b + "ln1.w"], state[b + "ln1.b"]
-        out[p + "ln_2.weight"], out[p + "ln_2.bias"] = state[b + "ln2.w"], state[b + "ln2.b"]
-        out[p + "mlp.c_fc.weight"], out[p + "mlp.c_fc.bias"] = state[b + "mlp.W_in"], state[b + "mlp.b_in"]
-        out[p + "mlp.c_proj.weight"], out[p + "mlp.c_proj.bias"] = state[b + "mlp.W_out"], state[b + "mlp.b_out"]
-    return {k: v.detach().float().contiguous().clone() for k, v in out.items()}
+    return gpt2_state_to_hf({**state, "unembed.W_U": W_U, "ln_final.b": ln_f_b}, n_layers)
 
 
 def _gpt2_config(cfg) -> object:
@@ -81,15 +64,10 @@ def _gpt2_config(cfg) -> object:
 
     if cfg.attn_only or cfg.normalization_type != "LN" or cfg.positional_embedding_type != "standard":
         raise ValueError(f"{cfg.model_name} is not a GPT-2-shaped model (attn_only, normalization, positions).")
+    from micourse.transformer.config import hooked_to_hf_fields
+
     hf = GPT2Config(
-        vocab_size=cfg.d_vocab,
-        n_positions=cfg.n_ctx,
-        n_embd=cfg.d_model,
-        n_layer=cfg.n_layers,
-        n_head=cfg.n_heads,
-        n_inner=cfg.d_mlp,
-        activation_function=cfg.act_fn,
-        layer_norm_epsilon=cfg.eps,
+        **hooked_to_hf_fields(cfg),
         bos_token_id=50256,
         eos_token_id=50256,
         tie_word_embeddings=False,  # the stand-in's unembedding is its own matrix

@@ -12,6 +12,25 @@ from typing import Any
 
 ACT_FNS = ("gelu_new", "gelu", "relu")
 
+# What each `Config` field is called in TransformerLens's `HookedTransformerConfig` and in Hugging
+# Face's `GPT2Config`: the one table every conversion between the three reads.
+FIELD_NAMES: dict[str, tuple[str, str]] = {
+    "d_model": ("d_model", "n_embd"),
+    "n_layers": ("n_layers", "n_layer"),
+    "n_heads": ("n_heads", "n_head"),
+    "d_mlp": ("d_mlp", "n_inner"),
+    "d_vocab": ("d_vocab", "vocab_size"),
+    "n_ctx": ("n_ctx", "n_positions"),
+    "layer_norm_eps": ("eps", "layer_norm_epsilon"),
+    "act_fn": ("act_fn", "activation_function"),
+    "init_range": ("initializer_range", "initializer_range"),
+}
+
+
+def hooked_to_hf_fields(cfg: Any) -> dict[str, Any]:
+    """A `HookedTransformerConfig`'s shape as `GPT2Config` keyword arguments."""
+    return {hf: getattr(cfg, tl) for tl, hf in FIELD_NAMES.values()}
+
 
 @dataclass
 class Config:
@@ -69,40 +88,20 @@ class Config:
             problems.append(f"d_vocab_out={d_vocab_out} different from d_vocab={cfg.d_vocab}")
         if problems:
             raise ValueError("This GPT-2 implementation cannot represent a model with " + "; ".join(problems) + ".")
-        return cls(
-            d_model=cfg.d_model,
-            n_layers=cfg.n_layers,
-            n_heads=cfg.n_heads,
-            d_head=cfg.d_head,
-            d_mlp=cfg.d_mlp if not cfg.attn_only else (cfg.d_mlp or 0),
-            d_vocab=cfg.d_vocab,
-            n_ctx=cfg.n_ctx,
-            layer_norm_eps=float(cfg.eps),
-            act_fn=cfg.act_fn,
-            attn_only=cfg.attn_only,
-            init_range=float(cfg.initializer_range),
-        )
+        values = {field: getattr(cfg, tl) for field, (tl, _) in FIELD_NAMES.items()}
+        values["d_mlp"] = values["d_mlp"] or 0 if cfg.attn_only else values["d_mlp"]
+        values["layer_norm_eps"], values["init_range"] = float(values["layer_norm_eps"]), float(values["init_range"])
+        return cls(**values, d_head=cfg.d_head, attn_only=cfg.attn_only)
 
     def to_hooked(self, **overrides: Any):
         """The matching `HookedTransformerConfig` (handy for comparing with TransformerLens)."""
         from transformer_lens import HookedTransformerConfig
 
-        kwargs: dict[str, Any] = dict(
-            d_model=self.d_model,
-            n_layers=self.n_layers,
-            n_heads=self.n_heads,
-            d_head=self.d_head,
-            d_vocab=self.d_vocab,
-            n_ctx=self.n_ctx,
-            eps=self.layer_norm_eps,
-            act_fn=self.act_fn,
-            attn_only=self.attn_only,
-            initializer_range=self.init_range,
-            normalization_type="LN",
-            positional_embedding_type="standard",
-        )
-        if not self.attn_only:
-            kwargs["d_mlp"] = self.d_mlp
+        kwargs: dict[str, Any] = {tl: getattr(self, field) for field, (tl, _) in FIELD_NAMES.items()}
+        kwargs.update(d_head=self.d_head, attn_only=self.attn_only, normalization_type="LN")
+        kwargs["positional_embedding_type"] = "standard"
+        if self.attn_only:
+            del kwargs["d_mlp"]
         kwargs.update(overrides)
         return HookedTransformerConfig(**kwargs)
 
