@@ -35,3 +35,29 @@ def need_built(path: Path, what: str) -> None:
     if site_required():
         pytest.fail(message)
     pytest.skip(message)
+
+
+# The front matter that makes a markdown file an executable MyST page (see CONTRIBUTING.md).
+MYST_HEADER = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
+
+
+def rejects(checker, wrong, *expected_words: str) -> None:
+    """`checker(wrong)` fails with a `CheckFailure` whose message contains every expected word."""
+    from micourse.checks import CheckFailure
+
+    with pytest.raises(CheckFailure) as info:
+        checker(wrong)
+    message = str(info.value)
+    for word in expected_words:
+        assert word in message, f"expected {word!r} in the checker's message:\n{message}"

@@ -3,22 +3,14 @@
 import math
 
 import einops
-import pytest
 import torch
 
-from micourse.checks import CheckFailure
+from conftest import rejects
 from micourse.checks import foundations as chk
 from micourse.checks import inputs_outputs as inp
 from micourse.sampling import greedy_generate, next_token_probs
 from micourse.tensors import pairwise_distances
 from micourse.transformer.attention import scaled_dot_product_attention
-
-
-def rejects(check, fn, *fragments):
-    with pytest.raises(CheckFailure) as info:
-        check(fn)
-    for fragment in fragments:
-        assert fragment in str(info.value), str(info.value)
 
 
 def test_pairwise_distances():

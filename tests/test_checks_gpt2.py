@@ -10,17 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import micourse.transformer as T
-from micourse.checks import CheckFailure
+from conftest import rejects
 from micourse.checks import clean_gpt2 as checks
-
-
-def rejects(checker, wrong, *expected_words: str) -> None:
-    with pytest.raises(CheckFailure) as info:
-        checker(wrong)
-    message = str(info.value)
-    for word in expected_words:
-        assert word in message, f"expected {word!r} in the checker's message:\n{message}"
-
 
 # ------------------------------------------------------------------ LayerNorm
 

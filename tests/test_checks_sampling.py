@@ -1,19 +1,10 @@
 """The sampling checkers accept the reference and reject the usual mistakes with a useful hint."""
 
-import pytest
 import torch
 
+from conftest import rejects
 from micourse import sampling as ref
-from micourse.checks import CheckFailure
 from micourse.checks import sampling as chk
-
-
-def rejects(check, fn, *fragments):
-    with pytest.raises(CheckFailure) as info:
-        check(fn)
-    for fragment in fragments:
-        assert fragment in str(info.value), str(info.value)
-
 
 # --- greedy ----------------------------------------------------------------------------------
 

@@ -2,20 +2,12 @@
 
 import math
 
-import pytest
 import torch
 import torch.nn.functional as F
 
-from micourse.checks import CheckFailure
+from conftest import rejects
 from micourse.checks import training as chk
 from micourse.training import lr_at, next_token_loss
-
-
-def rejects(check, fn, *fragments):
-    with pytest.raises(CheckFailure) as info:
-        check(fn)
-    for fragment in fragments:
-        assert fragment in str(info.value), str(info.value)
 
 
 def test_next_token_loss():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import MYST_HEADER, ROOT
 from coursebuild import exercises, repo
 from coursebuild import notebooks as nbgen
 
@@ -75,18 +75,8 @@ def test_bad_markers_fail_clearly(bad: str, problem: str) -> None:
         exercises.solution(bad)
 
 
-PAGE = textwrap.dedent(
+PAGE = MYST_HEADER + textwrap.dedent(
     """\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    ---
 
     # One exercise
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from micourse.checks import CheckFailure
+from conftest import rejects
 from micourse.checks.clean_gpt2 import reference_model
 from micourse.checks.kv_cache import check_attention_with_cache, check_forward_with_cache
 from micourse.transformer import GPT2, Config
@@ -78,13 +78,6 @@ def test_checkers_accept_reference():
     check_forward_with_cache(forward_with_cache)
 
 
-def _rejects(checker, fn, *words):
-    with pytest.raises(CheckFailure) as info:
-        checker(fn)
-    for word in words:
-        assert word in str(info.value), str(info.value)
-
-
 def attn_unshifted_mask(attn, x_new, cache):
     q, k_new, v_new = attn.qkv(x_new)
     k, v = cache.append(k_new, v_new)
@@ -118,12 +111,12 @@ def attn_forgets_to_store(attn, x_new, cache):
     return attn(x_new)
 
 
-def test_attention_checker_rejects():
-    _rejects(check_attention_with_cache, attn_unshifted_mask, "shift the causal mask")
-    _rejects(check_attention_with_cache, attn_no_mask, "keep the causal mask")
-    _rejects(check_attention_with_cache, attn_replaces_cache, "append the new keys")
-    _rejects(check_attention_with_cache, attn_ignores_cache_in_output, "cached keys and values too")
-    _rejects(check_attention_with_cache, attn_forgets_to_store, "still None")
+def test_attention_checkerrejects():
+    rejects(check_attention_with_cache, attn_unshifted_mask, "shift the causal mask")
+    rejects(check_attention_with_cache, attn_no_mask, "keep the causal mask")
+    rejects(check_attention_with_cache, attn_replaces_cache, "append the new keys")
+    rejects(check_attention_with_cache, attn_ignores_cache_in_output, "cached keys and values too")
+    rejects(check_attention_with_cache, attn_forgets_to_store, "still None")
 
 
 def forward_positions_restart(model, new_tokens, cache):
@@ -145,10 +138,10 @@ def forward_one_layer_cache(model, new_tokens, cache):
     return model.unembed(model.ln_final(resid))
 
 
-def test_forward_checker_rejects():
-    _rejects(check_forward_with_cache, forward_positions_restart, "positions continue")
-    _rejects(check_forward_with_cache, forward_no_cache, "still empty")
-    _rejects(check_forward_with_cache, forward_one_layer_cache, "cache.layers[i]")
+def test_forward_checkerrejects():
+    rejects(check_forward_with_cache, forward_positions_restart, "positions continue")
+    rejects(check_forward_with_cache, forward_no_cache, "still empty")
+    rejects(check_forward_with_cache, forward_one_layer_cache, "cache.layers[i]")
 
 
 def test_layer_cache_append():

@@ -8,25 +8,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import MYST_HEADER, ROOT
 from coursebuild import myst, repo
 from coursebuild import notebooks as nbgen
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 REPO = repo.repository(ROOT)
 
-PAGE = textwrap.dedent(
+PAGE = MYST_HEADER + textwrap.dedent(
     """\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    ---
 
     # A test page
 
