@@ -75,7 +75,9 @@ def _random_gpt2(folder: Path) -> None:
     from micourse.hf_export import write_tokenizer_files
 
     torch.manual_seed(0)
-    GPT2LMHeadModel(GPT2Config()).save_pretrained(folder)
+    config = GPT2Config()
+    config.n_ctx = config.n_positions  # the hub's gpt2/config.json carries n_ctx; TransformerLens reads it
+    GPT2LMHeadModel(config).save_pretrained(folder)
     write_tokenizer_files(folder)
 
 
@@ -249,8 +251,9 @@ def make_handler(hub: Hub):
 class RehearsalHub:
     """The server in a background thread: `with RehearsalHub(repos) as hub: ... hub.url ...`."""
 
-    def __init__(self, repos: dict[str, Path], port: int = 0, host: str = "127.0.0.1"):
+    def __init__(self, repos: dict[str, Path], port: int = 0, host: str = "127.0.0.1", real_size: bool = False):
         self.hub = Hub(repos)
+        self.weights = "random weights of the real shapes" if real_size else "the course's stand-in weights"
         self.server = http.server.ThreadingHTTPServer((host, port), make_handler(self.hub))
         self.server.daemon_threads = True
         self.url = f"http://{host}:{self.server.server_address[1]}"
@@ -274,6 +277,7 @@ class RehearsalHub:
             HF_HOME=hf_home,
             MICOURSE_REHEARSAL="1",
             MICOURSE_OFFLINE="0",
+            MICOURSE_REHEARSAL_WEIGHTS=self.weights,
             HF_HUB_DISABLE_TELEMETRY="1",
             HF_HUB_DISABLE_XET="1",
         )
@@ -291,7 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     command = argv[argv.index("--") + 1 :] if "--" in argv else []
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     repos = build_repos(args.dir, args.real_size)
-    with RehearsalHub(repos, args.port) as hub, tempfile.TemporaryDirectory(prefix="rehearsal-hf-home-") as home:
+    with (
+        RehearsalHub(repos, args.port, real_size=args.real_size) as hub,
+        tempfile.TemporaryDirectory(prefix="rehearsal-hf-home-") as home,
+    ):
         print(
             f"[rehearsal] stand-in for the Hugging Face hub at {hub.url} serving {', '.join(repos)}"
             f" ({'random real-size weights' if args.real_size else 'the course stand-ins'})",
