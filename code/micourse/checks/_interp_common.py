@@ -21,7 +21,10 @@ def call(fn: Callable, what: str, *args: Any) -> Any:
     except CheckFailure:
         raise
     except Exception as err:
-        raise CheckFailure(f"{what} raised {type(err).__name__}: {err}") from err
+        extra = ""
+        if "must match the size" in str(err) or "shape" in str(err):
+            extra = "\nThis is a shape mismatch: print the shapes of your intermediate tensors and check which axes broadcast."
+        raise CheckFailure(f"{what} raised {type(err).__name__}: {err}{extra}") from err
 
 
 def as_tensor(x: Any, what: str) -> Tensor:
