@@ -79,3 +79,29 @@ def random_composition_baseline(d_model: int, d_head: int, n_samples: int = 200,
         a, b, c, d = (torch.randn(*s, generator=g) for s in [(d_model, d_head), (d_head, d_model)] * 2)
         scores.append(composition_score(a @ b, c @ d))
     return torch.tensor(scores)
+
+
+def positional_attention_input(model, cache, layer: int, n: int) -> Float[Tensor, "n d_model"]:
+    """The positional embeddings as a head in `layer` sees them, for the first `n` positions.
+
+    With standard positional embeddings the head reads them through its LayerNorm, i.e. centred
+    and divided by that position's scale (averaged over the cached batch); shortformer models add
+    them after the LayerNorm, unscaled.
+    """
+    W_pos = model.W_pos[:n]
+    if model.cfg.positional_embedding_type == "shortformer":
+        return W_pos
+    scale = cache[f"blocks.{layer}.ln1.hook_scale"].mean(0)[:n]  # n 1
+    return (W_pos - W_pos.mean(-1, keepdim=True)) / scale
+
+
+def score_by_key_source(
+    q: Float[Tensor, "query d_head"], key_components: Float[Tensor, "component key d_model"], W_K: Float[Tensor, "d_model d_head"]
+) -> Float[Tensor, "component query key"]:
+    """Split one head's attention scores by where the key's input came from.
+
+    `key_components` are the parts of the head's (LayerNorm-scaled) input; the key bias adds the
+    same amount to every key of a query, so it cannot change the pattern and is left out.
+    """
+    keys = key_components @ W_K  # component key d_head
+    return q @ keys.transpose(-1, -2) / math.sqrt(W_K.shape[-1])
