@@ -42,7 +42,7 @@ def test_store_induction_score():
     rejects(chk.check_store_induction_score, rebinds, "wrote nothing")
     rejects(chk.check_store_induction_score, fixed_layer, "never written")
     rejects(chk.check_store_induction_score, wrong_offset, "-(seq_len - 1)")
-    rejects(chk.check_store_induction_score, keeps_first, "first query")
+    rejects(chk.check_store_induction_score, keeps_first, "queries of the repeat")
 
 
 def test_apply_final_ln():

@@ -85,6 +85,7 @@ def test_loss_by_half():
 def test_induction_score():
     chk.check_induction_score(ref.induction_score)
     rejects(chk.check_induction_score, lambda p, n: p.diagonal(-n, dim1=-2, dim2=-1)[..., 1:].mean((0, -1)), "duplicate-token")
-    rejects(chk.check_induction_score, lambda p, n: p.diagonal(-(n - 1), dim1=-2, dim2=-1).mean((0, -1)), "first query")
+    rejects(chk.check_induction_score, lambda p, n: p.diagonal(-(n - 1), dim1=-2, dim2=-1).mean((0, -1)), "first copy")
+    rejects(chk.check_induction_score, lambda p, n: p.diagonal(-(n - 1), dim1=-2, dim2=-1)[..., 1:].mean((0, -1)), "last token of the first copy")
     rejects(chk.check_induction_score, lambda p, n: p.diagonal(-(n + 1), dim1=-2, dim2=-1)[..., 1:].mean((0, -1)), "BEFORE")
     rejects(chk.check_induction_score, lambda p, n: p.diagonal(-(n - 1), dim1=-1, dim2=-2)[..., 1:].mean((0, -1)), "differ")

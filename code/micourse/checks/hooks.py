@@ -48,7 +48,7 @@ def check_store_induction_score(fn: Callable) -> None:
             mistakes=[(lambda: torch.stack([cache["pattern", l].diagonal(-seq_len, dim1=-2, dim2=-1)[..., 1:].mean((0, -1)) for l in range(3)]),
                        "offset -seq_len measures attention to the earlier copy of the same token; induction looks one further: -(seq_len - 1)."),
                       (lambda: torch.stack([cache["pattern", l].diagonal(-(seq_len - 1), dim1=-2, dim2=-1).mean((0, -1)) for l in range(3)]),
-                       "skip the first query of the repeat ([..., 1:]), as on the previous page.")],
+                       "count only the queries of the repeat (the last seq_len entries of the diagonal), as on the previous page.")],
             hint="Inside the hook: store[hook.layer()] = induction score of `pattern` (batch, head, query, key) for this seq_len.")
     passed("store_induction_score")
 

@@ -160,8 +160,9 @@ def check_induction_score(fn: Callable) -> None:
         compare(out, ref.induction_score(p, seq_len), what=f"induction_score (pattern {tuple(p.shape)}, seq_len {seq_len})",
                 mistakes=[(lambda: diag(-seq_len)[..., 1:].mean((0, -1)), "offset -seq_len is the earlier copy of the SAME token (a duplicate-token head); an induction head attends to the token after it: offset -(seq_len - 1)."),
                           (lambda: diag(-seq_len)[..., :].mean((0, -1)), "offset -seq_len is the earlier copy of the SAME token (a duplicate-token head); an induction head attends to the token after it: offset -(seq_len - 1)."),
-                          (lambda: diag(-(seq_len - 1)).mean((0, -1)), "you kept the first query of the repeat (q = seq_len): its target is position 1, which BOS-attending heads favour too. Skip it: [..., 1:]."),
+                          (lambda: diag(-(seq_len - 1)).mean((0, -1)), "you kept queries of the first copy (the diagonal starts at query seq_len - 1): keep only the repeat's seq_len queries, [..., -seq_len:]."),
+                          (lambda: diag(-(seq_len - 1))[..., 1:].mean((0, -1)), "you kept query seq_len, the last token of the first copy: it has no earlier copy. Keep only the repeat's seq_len queries, [..., -seq_len:]."),
                           (lambda: diag(-(seq_len + 1))[..., 1:].mean((0, -1)), "offset -(seq_len + 1) is the token BEFORE the earlier copy; use -(seq_len - 1)."),
                           (lambda: diag(-(seq_len - 1))[..., 1:].sum(-1).mean(0), "you summed over positions; take the mean.")],
-                hint="pattern.diagonal(offset=-(seq_len - 1), dim1=-2, dim2=-1) holds pattern[..., q, q - seq_len + 1] for q = seq_len .. 2 * seq_len; drop its first entry and average.")
+                hint="pattern.diagonal(offset=-(seq_len - 1), dim1=-2, dim2=-1) holds pattern[..., q, q - seq_len + 1] for q = seq_len - 1 .. 2 * seq_len; keep the last seq_len entries (the repeat) and average.")
     passed("induction_score")

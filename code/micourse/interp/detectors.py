@@ -43,14 +43,14 @@ def induction_score(pattern: Pattern, seq_len: int) -> Float[Tensor, "head"]:
     """On BOS + x + x (x of length `seq_len`), mean attention from each token of the repeat to
     the token right after its earlier copy: query q attends to key q - seq_len + 1.
 
-    The first query of the repeat is skipped: its target is position 1, right after BOS, which
-    a first-token or previous-token head may also favour.
+    The repeat sits at positions seq_len + 1 .. 2 * seq_len; queries of the first copy have no
+    earlier copy to look back at and do not count.
     """
     _check_pattern(pattern)
     if pattern.shape[-1] != 2 * seq_len + 1:
         raise ValueError(f"A repeated sequence of seq_len {seq_len} has {2 * seq_len + 1} positions, the pattern has {pattern.shape[-1]}.")
-    diag = pattern.diagonal(offset=-(seq_len - 1), dim1=-2, dim2=-1)  # queries seq_len .. 2*seq_len
-    return diag[..., 1:].mean(dim=(0, -1))
+    diag = pattern.diagonal(offset=-(seq_len - 1), dim1=-2, dim2=-1)  # queries seq_len - 1 .. 2 * seq_len
+    return diag[..., -seq_len:].mean(dim=(0, -1))  # the repeat's queries
 
 
 def scores_by_layer(cache, n_layers: int, score: Callable[[Pattern], Tensor]) -> Float[Tensor, "layer head"]:
