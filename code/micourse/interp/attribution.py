@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import einops
+import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
@@ -22,3 +25,36 @@ def logit_attribution(
         raise ValueError(f"components should be (component, batch, pos, d_model), got {tuple(components.shape)}.")
     directions = W_U[:, tokens[:, 1:]]  # d_model batch pos-1
     return einops.einsum(components[:, :, :-1], directions, "c b p d, d b p -> c b p")
+
+
+def residual_components(cache, model, layer: int = -1, apply_ln: bool = False) -> tuple[Float[Tensor, "component batch pos d_model"], list[str]]:
+    """The residual stream before `layer` (-1: the final stream) split into heads, embeddings and biases.
+
+    TransformerLens's `get_full_resid_decomposition`, minus its `pos_embed` row for shortformer
+    models (there the positional embedding never enters the residual stream), so that the
+    components always add up to the stream.
+    """
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)  # TransformerLens logs "Tried to compute head results when they were already cached"
+    try:
+        parts, labels = cache.get_full_resid_decomposition(layer=layer, expand_neurons=False, apply_ln=apply_ln, return_labels=True)
+    finally:
+        logging.disable(previous)
+    if model.cfg.positional_embedding_type == "shortformer" and "pos_embed" in labels:
+        keep = [i for i, name in enumerate(labels) if name != "pos_embed"]
+        parts, labels = parts[keep], [labels[i] for i in keep]
+    return parts, labels
+
+
+def attention_input_components(cache, model, layer: int) -> tuple[Float[Tensor, "component batch pos d_model"], list[str]]:
+    """What `layer`'s queries and keys read, split into components that add up to it.
+
+    The residual stream's components pass through the layer's LayerNorm (its scale taken from the
+    cache); shortformer models then add the positional embedding, unscaled, as its own component.
+    """
+    parts, labels = residual_components(cache, model, layer=layer, apply_ln=True)
+    if model.cfg.positional_embedding_type == "shortformer":
+        pos = cache["hook_pos_embed"]
+        parts = torch.cat([parts, pos[None].expand(1, *parts.shape[1:])])
+        labels = labels + ["pos_embed"]
+    return parts, labels
