@@ -4,13 +4,11 @@ from functools import partial
 
 import pytest
 import torch
-
 from micourse.checks import CheckFailure
 from micourse.checks import hooks as chk
 from micourse.interp import ablation as abl
 from micourse.interp import attribution as attr
 from micourse.interp import detectors
-from micourse.interp.basics import next_token_log_probs
 
 
 def rejects(check, fn, *fragments):
@@ -28,7 +26,7 @@ def test_store_induction_score():
     chk.check_store_induction_score(good_store)
 
     def rebinds(pattern, hook, store, seq_len):
-        store = detectors.induction_score(pattern, seq_len)  # noqa: F841
+        store = detectors.induction_score(pattern, seq_len)
 
     def fixed_layer(pattern, hook, store, seq_len):
         store[0] = detectors.induction_score(pattern, seq_len)

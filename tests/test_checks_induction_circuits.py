@@ -4,11 +4,10 @@ import math
 
 import pytest
 import torch
-from transformer_lens import FactoredMatrix
-
 from micourse.checks import CheckFailure
 from micourse.checks import induction_circuits as chk
 from micourse.interp import circuits as ref
+from transformer_lens import FactoredMatrix
 
 
 def rejects(check, fn, *fragments):

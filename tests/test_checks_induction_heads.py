@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from micourse.checks import CheckFailure
 from micourse.checks import induction_heads as chk
 from micourse.interp import detectors as ref

@@ -5,7 +5,6 @@ import math
 import einops
 import pytest
 import torch
-
 from micourse.checks import CheckFailure
 from micourse.checks import tl_basics as chk
 from micourse.interp import basics as ref

@@ -4,10 +4,9 @@ induction head in layer 1, K-composition between them far above a random baselin
 
 import pytest
 import torch
-from transformer_lens import FactoredMatrix, HookedTransformer, HookedTransformerConfig
-
 from micourse.interp import attribution, basics, circuits, detectors
 from micourse.interp import tokens as token_tools
+from transformer_lens import FactoredMatrix, HookedTransformer, HookedTransformerConfig
 
 
 @pytest.fixture(params=["standard", "shortformer"])

@@ -40,7 +40,7 @@ class _NoFullProduct(FactoredMatrix):
     """A FactoredMatrix that refuses to be multiplied out whole."""
 
     @property
-    def AB(self):  # noqa: N802 - the name FactoredMatrix uses
+    def AB(self):
         raise CheckFailure("You materialised the whole matrix (.AB). For a real vocabulary it would not fit in memory: "
                            "take rows in batches, e.g. M.A[start:stop] @ M.B.")
 

@@ -9,7 +9,6 @@ import torch
 from micourse.checks._interp_common import as_tensor, call, compare
 from micourse.checks.core import CheckFailure, passed
 from micourse.interp import detectors as ref
-from micourse.interp import tokens as tok
 
 
 def random_pattern(batch: int, heads: int, n: int, seed: int) -> torch.Tensor:
