@@ -7,7 +7,7 @@ from typing import Callable
 
 import torch
 
-from micourse.checks._interp_common import call, compare
+from micourse.checks._interp_common import call, compare, one_thread
 from micourse.checks.core import CheckFailure, passed
 from micourse.interp import ablation as ref_ablation
 from micourse.interp import attribution as ref_attr
@@ -20,6 +20,7 @@ def _is_pattern(name: str) -> bool:
     return name.endswith("hook_pattern")
 
 
+@one_thread
 def check_store_induction_score(fn: Callable) -> None:
     """`fn(pattern, hook, store, seq_len)` writes layer `hook.layer()`'s induction scores into `store`."""
     model = tiny_model(seed=1, n_layers=3)
@@ -57,6 +58,7 @@ def _apply_ln_reference(components: torch.Tensor, scale: torch.Tensor) -> torch.
     return (components - components.mean(-1, keepdim=True)) / scale
 
 
+@one_thread
 def check_apply_final_ln(fn: Callable) -> None:
     """`fn(components, scale)` centres each component and divides by the final LayerNorm's scale."""
     g = torch.Generator().manual_seed(0)
@@ -74,6 +76,7 @@ def check_apply_final_ln(fn: Callable) -> None:
     passed("apply_final_ln")
 
 
+@one_thread
 def check_logit_attribution(fn: Callable) -> None:
     """`fn(components, W_U, tokens)` -> `(component, batch, pos - 1)` direct contributions to the next token's logit."""
     g = torch.Generator().manual_seed(1)
@@ -101,6 +104,7 @@ def _z_and_hook(seed: int):
     return torch.randn(4, 5, 3, 2, generator=g) + torch.randn(1, 5, 3, 2, generator=g) * 3
 
 
+@one_thread
 def check_zero_ablate_head(fn: Callable) -> None:
     """`fn(z, hook, head)` returns z with head `head` zeroed (and nothing else changed)."""
     for head in (0, 2):
@@ -122,6 +126,7 @@ def check_zero_ablate_head(fn: Callable) -> None:
     passed("zero_ablate_head")
 
 
+@one_thread
 def check_mean_ablate_head(fn: Callable) -> None:
     """`fn(z, hook, head)` replaces head `head` by its mean over the batch (per position)."""
     for head in (1, 2):
@@ -146,6 +151,7 @@ def check_mean_ablate_head(fn: Callable) -> None:
     passed("mean_ablate_head")
 
 
+@one_thread
 def check_ablation_loss_increase(fn: Callable) -> None:
     """`fn(model, tokens, ablate)` -> `(layer, head)`: loss with that head ablated minus the clean loss."""
     model = tiny_model(seed=2)

@@ -8,12 +8,13 @@ from typing import Callable
 import torch
 from transformer_lens import FactoredMatrix
 
-from micourse.checks._interp_common import as_tensor, call, compare
+from micourse.checks._interp_common import as_tensor, call, compare, one_thread
 from micourse.checks.core import CheckFailure, passed
 from micourse.interp import circuits as ref
 from micourse.interp.toy import tiny_model
 
 
+@one_thread
 def check_full_ov_circuit(fn: Callable) -> None:
     """`fn(W_E, W_OV, W_U)` -> the factored product W_E W_OV W_U."""
     g = torch.Generator().manual_seed(0)
@@ -57,6 +58,7 @@ def _planted(n: int, hit_rows: torch.Tensor, seed: int) -> tuple[torch.Tensor, t
     return A2, B2
 
 
+@one_thread
 def check_top1_diagonal_fraction(fn: Callable) -> None:
     """`fn(M, batch_size)` -> fraction of rows whose argmax is the diagonal, without forming M whole."""
     for n, batch_size, seed in [(50, 16, 0), (37, 10, 1), (20, 20, 2)]:
@@ -77,6 +79,7 @@ def check_top1_diagonal_fraction(fn: Callable) -> None:
     passed("top1_diagonal_fraction")
 
 
+@one_thread
 def check_positional_pattern(fn: Callable) -> None:
     """`fn(pos, W_Q, W_K)` -> `(n, n)` causal pattern from positional inputs only."""
     g = torch.Generator().manual_seed(3)
@@ -96,6 +99,7 @@ def check_positional_pattern(fn: Callable) -> None:
     passed("positional_pattern")
 
 
+@one_thread
 def check_composition_score(fn: Callable) -> None:
     """`fn(W_A, W_B)` -> ||W_A W_B||_F / (||W_A||_F ||W_B||_F)."""
     g = torch.Generator().manual_seed(4)
@@ -115,6 +119,7 @@ def check_composition_score(fn: Callable) -> None:
     passed("composition_score")
 
 
+@one_thread
 def check_composition_scores(fn: Callable) -> None:
     """`fn(model, kind)` -> `(n_heads, n_heads)` Q/K/V-composition scores from layer 0 into layer 1."""
     model = tiny_model(seed=4, n_heads=3)
@@ -136,6 +141,7 @@ def check_composition_scores(fn: Callable) -> None:
     passed("composition_scores")
 
 
+@one_thread
 def check_score_by_key_source(fn: Callable) -> None:
     """`fn(q, key_components, W_K)` -> `(component, query, key)` score contributions."""
     g = torch.Generator().manual_seed(5)

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from micourse.checks._interp_common import as_tensor, call, compare
+from micourse.checks._interp_common import as_tensor, call, compare, one_thread
 from micourse.checks.core import CheckFailure, passed
 from micourse.interp import detectors as ref
 
@@ -32,6 +32,7 @@ def _score_check(fn: Callable, name: str, reference: Callable, mistakes: Callabl
     passed(name)
 
 
+@one_thread
 def check_current_token_score(fn: Callable) -> None:
     """`fn(pattern)` -> `(head,)`: mean attention of each position to itself."""
     _score_check(
@@ -43,6 +44,7 @@ def check_current_token_score(fn: Callable) -> None:
     )
 
 
+@one_thread
 def check_previous_token_score(fn: Callable) -> None:
     """`fn(pattern)` -> `(head,)`: mean attention from each position (but the first) to the one before."""
     _score_check(
@@ -55,6 +57,7 @@ def check_previous_token_score(fn: Callable) -> None:
     )
 
 
+@one_thread
 def check_first_token_score(fn: Callable) -> None:
     """`fn(pattern)` -> `(head,)`: mean attention to position 0."""
     _score_check(
@@ -66,6 +69,7 @@ def check_first_token_score(fn: Callable) -> None:
     )
 
 
+@one_thread
 def check_heads_above(fn: Callable) -> None:
     """`fn(scores, threshold)` -> names "layer.head" above the threshold, best first."""
     cases = [
@@ -94,6 +98,7 @@ def check_heads_above(fn: Callable) -> None:
     passed("heads_above")
 
 
+@one_thread
 def check_repeated_tokens(fn: Callable) -> None:
     """`fn(bos, seq_len, batch, low, high, generator)` -> BOS + random half + the same half."""
     for bos, seq_len, batch, low, high in [(50256, 6, 3, 100, 200), (0, 10, 2, 5, 1000), (7, 1, 1, 10, 12)]:
@@ -132,6 +137,7 @@ def _half_reference(log_probs: torch.Tensor, seq_len: int) -> torch.Tensor:
     return torch.stack([-log_probs[:, :seq_len].mean(), -log_probs[:, seq_len:].mean()])
 
 
+@one_thread
 def check_loss_by_half(fn: Callable) -> None:
     """`fn(log_probs, seq_len)` -> tensor([loss on the first copy, loss on the repeat])."""
     g = torch.Generator().manual_seed(0)
@@ -149,6 +155,7 @@ def check_loss_by_half(fn: Callable) -> None:
     passed("loss_by_half")
 
 
+@one_thread
 def check_induction_score(fn: Callable) -> None:
     """`fn(pattern, seq_len)` -> `(head,)`: attention from each repeated token to the token after its first copy."""
     for batch, heads, seq_len, seed in [(2, 3, 5, 0), (1, 2, 8, 1), (3, 4, 4, 2)]:

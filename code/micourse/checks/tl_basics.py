@@ -8,7 +8,7 @@ from typing import Callable
 import einops
 import torch
 
-from micourse.checks._interp_common import as_tensor, call, compare
+from micourse.checks._interp_common import as_tensor, call, compare, one_thread
 from micourse.checks.core import CheckFailure, passed
 from micourse.interp import basics as ref
 from micourse.interp.toy import tiny_model, tiny_tokens
@@ -24,6 +24,7 @@ def _logits_and_tokens(seed: int, batch: int = 3, pos: int = 9, vocab: int = 11)
     return logits, tokens
 
 
+@one_thread
 def check_token_accuracy(fn: Callable) -> None:
     """`fn(logits, tokens)`: the fraction of positions whose argmax is the next token."""
     for seed in range(3):
@@ -40,6 +41,7 @@ def check_token_accuracy(fn: Callable) -> None:
     passed("token_accuracy")
 
 
+@one_thread
 def check_next_token_log_probs(fn: Callable) -> None:
     """`fn(logits, tokens)` -> `(batch, pos - 1)` log-probs of the actual next tokens."""
     for seed in range(3):
@@ -55,6 +57,7 @@ def check_next_token_log_probs(fn: Callable) -> None:
     passed("next_token_log_probs")
 
 
+@one_thread
 def check_pattern_from_weights(fn: Callable) -> None:
     """`fn(x, W_Q, b_Q, W_K, b_K)` -> the causal pattern `(batch, head, query, key)`."""
     g = torch.Generator().manual_seed(0)
@@ -85,6 +88,7 @@ def check_pattern_from_weights(fn: Callable) -> None:
     passed("pattern_from_weights")
 
 
+@one_thread
 def check_head_outputs(fn: Callable) -> None:
     """`fn(z, W_O)` -> `(batch, pos, head, d_model)`: each head's write to the residual stream."""
     g = torch.Generator().manual_seed(1)
@@ -101,6 +105,7 @@ def check_head_outputs(fn: Callable) -> None:
     passed("head_outputs")
 
 
+@one_thread
 def check_logit_lens(fn: Callable) -> None:
     """`fn(resid_stack, model)` -> `(component, batch, pos)` top predictions through ln_final + unembed."""
     model = tiny_model(seed=3)
