@@ -1,0 +1,171 @@
+"""Checkers for chapter 2, page 3 (hooks, direct logit attribution, ablation)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+import torch
+
+from micourse.checks._interp_common import call, compare, one_thread
+from micourse.checks.core import CheckFailure, passed
+from micourse.interp import ablation as ref_ablation
+from micourse.interp import attribution as ref_attr
+from micourse.interp import detectors
+from micourse.interp.tokens import repeated_tokens
+from micourse.interp.toy import tiny_model, tiny_tokens
+
+
+def _is_pattern(name: str) -> bool:
+    return name.endswith("hook_pattern")
+
+
+@one_thread
+def check_store_induction_score(fn: Callable) -> None:
+    """`fn(pattern, hook, store, seq_len)` writes layer `hook.layer()`'s induction scores into `store`."""
+    model = tiny_model(seed=1, n_layers=3)
+    seq_len = 6
+    tokens = repeated_tokens(0, seq_len, 3, 1, model.cfg.d_vocab, torch.Generator().manual_seed(0))
+    _, cache = model.run_with_cache(tokens, names_filter=_is_pattern)
+    expected = torch.stack([detectors.induction_score(cache["pattern", l], seq_len) for l in range(3)])
+    store = torch.full((3, model.cfg.n_heads), float("nan"))
+    with torch.no_grad():
+        try:
+            model.run_with_hooks(tokens, fwd_hooks=[(_is_pattern, partial(fn, store=store, seq_len=seq_len))])
+        except NotImplementedError:
+            raise
+        except Exception as err:
+            raise CheckFailure(f"Running your hook raised {type(err).__name__}: {err}") from err
+    if torch.isnan(store).all():
+        raise CheckFailure("Your hook wrote nothing into `store`: assign in place, e.g. store[hook.layer()] = scores "
+                           "(rebinding the name `store` inside the function does not change the caller's tensor).")
+    if torch.isnan(store).any():
+        rows = [l for l in range(3) if torch.isnan(store[l]).any()]
+        raise CheckFailure(f"Layers {rows} of `store` were never written: the hook runs once per layer; index store by hook.layer().")
+    for l in range(3):
+        if l > 0 and torch.allclose(store[l], expected[0]) and not torch.allclose(expected[l], expected[0]):
+            raise CheckFailure("Every layer's row holds layer 0's scores: index `store` by hook.layer(), not a fixed layer.")
+    compare(store, expected, what="the scores your hook stored (layer, head)",
+            mistakes=[(lambda: torch.stack([cache["pattern", l].diagonal(-seq_len, dim1=-2, dim2=-1)[..., 1:].mean((0, -1)) for l in range(3)]),
+                       "offset -seq_len measures attention to the earlier copy of the same token; induction looks one further: -(seq_len - 1)."),
+                      (lambda: torch.stack([cache["pattern", l].diagonal(-(seq_len - 1), dim1=-2, dim2=-1).mean((0, -1)) for l in range(3)]),
+                       "count only the queries of the repeat (the last seq_len entries of the diagonal), as on the previous page.")],
+            hint="Inside the hook: store[hook.layer()] = induction score of `pattern` (batch, head, query, key) for this seq_len.")
+    passed("store_induction_score")
+
+
+def _apply_ln_reference(components: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return (components - components.mean(-1, keepdim=True)) / scale
+
+
+@one_thread
+def check_apply_final_ln(fn: Callable) -> None:
+    """`fn(components, scale)` centres each component and divides by the final LayerNorm's scale."""
+    g = torch.Generator().manual_seed(0)
+    for c, b, p, d in [(4, 2, 5, 8), (3, 1, 7, 6)]:
+        comps = torch.randn(c, b, p, d, generator=g) + torch.randn(c, b, p, 1, generator=g)  # not centred
+        scale = torch.rand(b, p, 1, generator=g) + 0.5
+        out = call(fn, "apply_final_ln", comps.clone(), scale.clone())
+        compare(out, _apply_ln_reference(comps, scale), what="apply_final_ln",
+                mistakes=[(lambda: comps / scale, "you did not centre the components: subtract each one's mean over d_model (LayerNorm centres, and it is linear in that step)."),
+                          (lambda: (comps - comps.mean(-1, keepdim=True)) * scale, "you multiplied by the scale; LayerNorm divides by it."),
+                          (lambda: (comps - comps.mean(0, keepdim=True)) / scale, "you centred over the component axis; centre each vector over d_model (the last axis)."),
+                          (lambda: (comps - comps.mean(-1, keepdim=True)) / comps.sum(0).pow(2).mean(-1, keepdim=True).add(1e-5).sqrt(),
+                           "you recomputed the scale from the components; use the scale the model computed (ln_final.hook_scale), which is the same for every component.")],
+                hint="(components - components.mean(-1, keepdim=True)) / scale; scale (batch, pos, 1) broadcasts over the component axis.")
+    passed("apply_final_ln")
+
+
+@one_thread
+def check_logit_attribution(fn: Callable) -> None:
+    """`fn(components, W_U, tokens)` -> `(component, batch, pos - 1)` direct contributions to the next token's logit."""
+    g = torch.Generator().manual_seed(1)
+    for c, b, p, d, v in [(5, 2, 6, 8, 13), (3, 1, 4, 4, 9)]:
+        comps = torch.randn(c, b, p, d, generator=g)
+        W_U = torch.randn(d, v, generator=g)
+        tokens = torch.randint(0, v, (b, p), generator=g)
+        out = call(fn, "logit_attribution", comps.clone(), W_U.clone(), tokens.clone())
+        all_logits = comps @ W_U  # c b p v
+        if isinstance(out, torch.Tensor) and tuple(out.shape) in {(c, b, p, v), (c, b, p - 1, v)}:
+            raise CheckFailure("logit_attribution returned every vocabulary logit: keep only the logit of the actual next token.")
+        compare(out, ref_attr.logit_attribution(comps, W_U, tokens), what="logit_attribution",
+                mistakes=[(lambda: all_logits[:, :, :-1].gather(-1, tokens[None, :, :-1, None].expand(c, -1, -1, 1))[..., 0],
+                           "you scored each position on its OWN token; position p contributes to the logit of token p + 1."),
+                          (lambda: all_logits[:, :, 1:].gather(-1, tokens[None, :, 1:, None].expand(c, -1, -1, 1))[..., 0],
+                           "you dropped the first position instead of the last: position p (0 .. pos - 2) predicts token p + 1."),
+                          (lambda: all_logits[:, :, :-1].log_softmax(-1).gather(-1, tokens[None, :, 1:, None].expand(c, -1, -1, 1))[..., 0],
+                           "no softmax here: a direct logit attribution is linear, so the contributions add up to the logit.")],
+                hint="W_U[:, tokens[:, 1:]] is (d_model, batch, pos - 1): the unembedding direction of each next token. einsum it with components[:, :, :-1].")
+    passed("logit_attribution")
+
+
+def _z_and_hook(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(4, 5, 3, 2, generator=g) + torch.randn(1, 5, 3, 2, generator=g) * 3
+
+
+@one_thread
+def check_zero_ablate_head(fn: Callable) -> None:
+    """`fn(z, hook, head)` returns z with head `head` zeroed (and nothing else changed)."""
+    for head in (0, 2):
+        z = _z_and_hook(head)
+        out = call(fn, "zero_ablate_head", z.clone(), None, head)
+        if out is None:
+            raise CheckFailure("zero_ablate_head returned None: return the (edited) activation, so the model uses it.")
+        expected = z.clone()
+        expected[:, :, head] = 0
+        wrong_axis = z.clone()
+        wrong_axis[:, head] = 0
+        others = z.clone()
+        others[:, :, [h for h in range(3) if h != head]] = 0
+        compare(out, expected, what=f"zero_ablate_head(head={head})",
+                mistakes=[(wrong_axis, "you zeroed a position: z is (batch, pos, head, d_head), so the head is the third axis: z[:, :, head]."),
+                          (others, "you zeroed every head except `head`."),
+                          (torch.zeros_like(z), "you zeroed all heads; only `head` should go.")],
+                hint="z[:, :, head] = 0, then return z.")
+    passed("zero_ablate_head")
+
+
+@one_thread
+def check_mean_ablate_head(fn: Callable) -> None:
+    """`fn(z, hook, head)` replaces head `head` by its mean over the batch (per position)."""
+    for head in (1, 2):
+        z = _z_and_hook(head + 5)
+        out = call(fn, "mean_ablate_head", z.clone(), None, head)
+        if out is None:
+            raise CheckFailure("mean_ablate_head returned None: return the (edited) activation, so the model uses it.")
+        expected = z.clone()
+        expected[:, :, head] = z[:, :, head].mean(0, keepdim=True)
+
+        def variant(axes):
+            w = z.clone()
+            w[:, :, head] = z[:, :, head].mean(axes, keepdim=True)
+            return w
+
+        compare(out, expected, what=f"mean_ablate_head(head={head})",
+                mistakes=[(variant((0, 1)), "you averaged over positions too; average over the batch only, keeping one mean per position."),
+                          (variant(1), "you averaged over positions; average over the batch (axis 0)."),
+                          (variant(-1), "you averaged over d_head; average over the batch (axis 0)."),
+                          (lambda: ref_ablation.zero_ablate_head(z.clone(), None, head), "you zero-ablated; replace the head by its batch mean instead.")],
+                hint="z[:, :, head] = z[:, :, head].mean(dim=0, keepdim=True), then return z.")
+    passed("mean_ablate_head")
+
+
+@one_thread
+def check_ablation_loss_increase(fn: Callable) -> None:
+    """`fn(model, tokens, ablate)` -> `(layer, head)`: loss with that head ablated minus the clean loss."""
+    model = tiny_model(seed=2)
+    tokens = tiny_tokens(batch=4, pos=10, d_vocab=model.cfg.d_vocab, seed=1)
+    for ablate in (ref_ablation.mean_ablate_head, ref_ablation.zero_ablate_head):
+        out = call(fn, "ablation_loss_increase", model, tokens, ablate)
+        if len(model.hook_dict) and any(h.fwd_hooks for h in model.hook_dict.values()):
+            model.reset_hooks()
+            raise CheckFailure("Hooks were left on the model after your function: use model.run_with_hooks (it removes them) rather than add_hook.")
+        expected = ref_ablation.ablation_loss_increase(model, tokens, ablate)
+        clean = ref_ablation.loss(model, tokens)
+        compare(out, expected, what=f"ablation_loss_increase with {ablate.__name__}", atol=1e-4,
+                mistakes=[(lambda: expected + clean, "you returned the ablated loss itself; subtract the clean loss."),
+                          (lambda: -expected, "your sign is flipped: ablated loss MINUS clean loss."),
+                          (lambda: expected.T, "your table is (head, layer); make it (layer, head).")],
+                hint="For each (layer, head): run_with_hooks with (f'blocks.{layer}.attn.hook_z', partial(ablate, head=head)), compute the mean next-token loss, subtract the clean loss.")
+    passed("ablation_loss_increase")
