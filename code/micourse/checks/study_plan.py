@@ -1,0 +1,216 @@
+"""Checkers for the four-week study plan (chapters/04-study-plan), with their references.
+
+Week 1: MNIST preprocessing with a list comprehension, batching with `zip`, a `Dataset`, the
+`nn.Sequential` MLP. Week 2: the "b s h -> h (b s)" rearrangement, the last real token of each
+row of a padded batch, a shape-logging decorator. Week 3: a balanced IOI prompt generator and
+the logit difference. Week 4: removing the positional embedding's share of an MLP's input.
+Each reference (`*_reference`) is what the page uses after its exercise, so that the page runs
+before the learner has written anything.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import io
+from collections import Counter
+from contextlib import redirect_stdout
+from typing import Any, Callable, Sequence
+
+import einops
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+from micourse.checks.core import CheckFailure, Diagnosis, check_close, passed
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the training pixels scaled to [0, 1]
+
+
+def _call(fn: Callable, what: str, *args: Any, **kwargs: Any) -> Any:
+    if not callable(fn):
+        raise CheckFailure(f"Pass the function itself (e.g. `{what}`), not {type(fn).__name__}.")
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except CheckFailure:
+        raise
+    except Exception as err:
+        raise CheckFailure(f"{what} raised {type(err).__name__}: {err}") from err
+
+
+def _close(a: Any, b: Tensor, atol: float = 1e-5) -> bool:
+    return isinstance(a, Tensor) and a.shape == b.shape and torch.allclose(a.double(), b.double(), atol=atol, rtol=1e-4)
+
+
+def _fake_images(n: int = 5, seed: int = 0) -> Int[Tensor, "n 28 28"]:
+    """Random uint8 'digits' whose rows and columns differ, so a transpose shows."""
+    g = torch.Generator().manual_seed(seed)
+    img = torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.int64)
+    img[:, :, :7] = 0  # an empty left margin: a transposed image has an empty top instead
+    return img.to(torch.uint8)
+
+
+# ============================================================================ week 1
+
+
+def preprocess_reference(images: Int[Tensor, "n 28 28"]) -> list[Float[Tensor, " 784"]]:
+    """Each image flattened row by row, scaled to [0, 1], then standardised."""
+    return [((img.flatten().float() / 255.0) - MNIST_MEAN) / MNIST_STD for img in images]
+
+
+def check_preprocess(fn: Callable[[Tensor], list]) -> None:
+    """`fn(images)` returns a list with one standardised 784-vector per uint8 image."""
+    images = _fake_images()
+    out = _call(fn, "preprocess", images.clone())
+    if isinstance(out, Tensor):
+        raise CheckFailure("preprocess returned one tensor; return a list with one tensor per image (a list comprehension).")
+    if not isinstance(out, list):
+        raise CheckFailure(f"preprocess should return a list, got {type(out).__name__}.")
+    if len(out) != len(images):
+        raise CheckFailure(f"preprocess returned {len(out)} items for {len(images)} images: one per image.")
+    expected = preprocess_reference(images)
+    for i, (mine, ref) in enumerate(zip(out, expected)):
+        if isinstance(mine, Tensor) and mine.dtype == torch.uint8:
+            raise CheckFailure("the items are still uint8: convert with .float() before scaling.")
+        if isinstance(mine, Tensor) and tuple(mine.shape) == (28, 28):
+            raise CheckFailure("the images are not flattened: each item should have shape (784,).")
+        img = images[i].float()
+        diag = [
+            Diagnosis(lambda a, img=img: _close(a, ((img.flatten() - MNIST_MEAN) / MNIST_STD)),
+                      "scale to [0, 1] (divide by 255) before subtracting the mean and dividing by the std."),
+            Diagnosis(lambda a, img=img: _close(a, img.flatten() / 255.0),
+                      "the values are scaled to [0, 1] but not standardised: subtract MNIST_MEAN, divide by MNIST_STD."),
+            Diagnosis(lambda a, img=img: _close(a, ((img.T.flatten() / 255.0) - MNIST_MEAN) / MNIST_STD),
+                      "the image is flattened column by column (transposed); flatten it as it is, row by row."),
+            Diagnosis(lambda a, img=img: _close(a, (img.flatten() / 255.0 - MNIST_MEAN) * MNIST_STD),
+                      "divide by the standard deviation, don't multiply."),
+        ]
+        check_close(mine, ref, what=f"preprocess(images)[{i}]", diagnoses=diag,
+                    hint="(img.flatten().float() / 255 - MNIST_MEAN) / MNIST_STD for every img.")
+    passed("preprocess")
+
+
+def make_batches_reference(
+    xs: Sequence[Tensor], ys: Sequence[int], batch_size: int
+) -> list[tuple[Float[Tensor, "b d"], Int[Tensor, " b"]]]:
+    """Consecutive (inputs, labels) batches; the last one may be short."""
+    pairs = list(zip(xs, ys))
+    batches = []
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start:start + batch_size]
+        x_part, y_part = zip(*chunk)
+        batches.append((torch.stack(x_part), torch.tensor(y_part, dtype=torch.int64)))
+    return batches
+
+
+def check_make_batches(fn: Callable[[Sequence[Tensor], Sequence[int], int], list]) -> None:
+    """`fn(xs, ys, batch_size)` -> a list of `(X [b, d], y [b] int64)` covering every example in order."""
+    g = torch.Generator().manual_seed(1)
+    for n, d, bs in [(10, 3, 4), (8, 2, 4), (5, 6, 8)]:
+        xs = [torch.randn(d, generator=g) for _ in range(n)]
+        ys = [int(v) for v in torch.randint(0, 10, (n,), generator=g)]
+        out = _call(fn, "make_batches", list(xs), list(ys), bs)
+        expected = make_batches_reference(xs, ys, bs)
+        if not isinstance(out, (list, tuple)):
+            out = list(out)  # a generator is fine
+        if len(out) != len(expected):
+            short = n % bs
+            if short and len(out) == len(expected) - 1:
+                raise CheckFailure(f"{n} examples in batches of {bs} give {len(expected)} batches; you dropped the "
+                                   f"last, short batch of {short}. Keep it: every test example must be scored.")
+            raise CheckFailure(f"{n} examples in batches of {bs}: expected {len(expected)} batches, got {len(out)}.")
+        for i, (mine, (ex, ey)) in enumerate(zip(out, expected)):
+            if not (isinstance(mine, (tuple, list)) and len(mine) == 2):
+                raise CheckFailure(f"batch {i} should be a pair (inputs, labels), got {type(mine).__name__}.")
+            bx, by = mine
+            if isinstance(bx, (list, tuple)):
+                raise CheckFailure(f"batch {i}'s inputs are a {type(bx).__name__}: stack them into one tensor (torch.stack).")
+            check_close(bx, ex, what=f"batch {i}'s inputs (n={n}, batch_size={bs})",
+                        hint="consecutive examples, in order, stacked along a new first axis.")
+            if not isinstance(by, Tensor) or by.dtype != torch.int64:
+                raise CheckFailure(f"batch {i}'s labels should be an int64 tensor (CrossEntropyLoss wants class indices), "
+                                   f"got {getattr(by, 'dtype', type(by).__name__)}.")
+            check_close(by, ey, what=f"batch {i}'s labels", hint="labels in the same order as the inputs.")
+    passed("make_batches")
+
+
+class MnistDatasetReference(torch.utils.data.Dataset):
+    """MNIST as a map-style dataset: item i is (standardised 784-vector, label)."""
+
+    def __init__(self, images: Int[Tensor, "n 28 28"], labels: Int[Tensor, " n"]):
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels.")
+        self.x = ((images.reshape(len(images), -1).float() / 255.0) - MNIST_MEAN) / MNIST_STD
+        self.y = labels.long()
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        return self.x[i], self.y[i]
+
+
+def check_dataset(cls: type) -> None:
+    """`cls(images, labels)` is a `Dataset` whose item i is `(standardised x [784], label)`."""
+    if not isinstance(cls, type):
+        raise CheckFailure(f"Pass the class MnistDataset itself, got {type(cls).__name__}.")
+    images = _fake_images(6, seed=2)
+    labels = torch.tensor([3, 1, 4, 1, 5, 9])
+    ds = _call(cls, "MnistDataset(images, labels)", images.clone(), labels.clone())
+    if not isinstance(ds, torch.utils.data.Dataset):
+        raise CheckFailure("MnistDataset should subclass torch.utils.data.Dataset.")
+    n = _call(len, "len(dataset)", ds)
+    if n != len(labels):
+        raise CheckFailure(f"len(dataset) is {n}, expected {len(labels)}: one item per image.")
+    ref = MnistDatasetReference(images, labels)
+    for i in (0, 4, 5):
+        item = _call(ds.__getitem__, f"dataset[{i}]", i)
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise CheckFailure(f"dataset[{i}] should be a pair (x, label), got {type(item).__name__}.")
+        x, y = item
+        img = images[i].float()
+        diag = [
+            Diagnosis(lambda a, img=img: _close(a, img.flatten() / 255.0),
+                      "standardise too: (pixel / 255 - MNIST_MEAN) / MNIST_STD, as in preprocess."),
+            Diagnosis(lambda a, img=img: _close(a, (img.flatten() - MNIST_MEAN) / MNIST_STD),
+                      "divide by 255 before standardising."),
+        ]
+        if isinstance(x, Tensor) and tuple(x.shape) == (28, 28):
+            raise CheckFailure(f"dataset[{i}]'s x has shape (28, 28): flatten it to (784,) for the MLP.")
+        check_close(x, ref[i][0], what=f"dataset[{i}]'s x", diagnoses=diag)
+        y_val = int(y) if isinstance(y, (int, Tensor)) and not (isinstance(y, Tensor) and y.is_floating_point()) else None
+        if y_val is None:
+            raise CheckFailure(f"dataset[{i}]'s label should be an integer (or an int64 tensor), got {y!r}.")
+        if y_val != int(labels[i]):
+            raise CheckFailure(f"dataset[{i}]'s label is {y_val}, expected {int(labels[i])}: item i pairs image i with label i.")
+    passed("MnistDataset")
+
+
+def build_mlp_reference() -> nn.Sequential:
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def check_build_mlp(fn: Callable[[], nn.Module]) -> None:
+    """`fn()` returns an `nn.Sequential` MLP 784 -> 256 -> 10 that outputs logits."""
+    model = _call(fn, "build_mlp")
+    if not isinstance(model, nn.Sequential):
+        raise CheckFailure(f"build_mlp should return an nn.Sequential, got {type(model).__name__}.")
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    shapes = [(m.in_features, m.out_features) for m in linears]
+    if shapes != [(784, 256), (256, 10)]:
+        raise CheckFailure(f"the Linear layers map {shapes}; expected [(784, 256), (256, 10)]: 784 pixels in, 256 hidden units, 10 digits out.")
+    if isinstance(list(model)[-1], (nn.Softmax, nn.LogSoftmax)):
+        raise CheckFailure("the model ends with a softmax: nn.CrossEntropyLoss applies log-softmax itself, so return raw logits.")
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.randn(4, 784, generator=g), torch.randn(4, 784, generator=g)
+    with torch.no_grad():
+        zero = model(torch.zeros(1, 784))
+        affine_gap = (model(a + b) - model(a) - model(b) + zero).abs().max().item()
+    if affine_gap < 1e-4:
+        raise CheckFailure("the model is a single affine map: put a nonlinearity (nn.ReLU()) between the two Linear layers.")
+    passed("build_mlp")
+
+
+__all__ = [name for name in dir() if name.startswith(("check_", "MNIST_")) or name.endswith(("_reference", "Reference"))]
