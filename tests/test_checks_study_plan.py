@@ -84,3 +84,92 @@ def test_build_mlp():
     rejects(chk.check_build_mlp, lambda: nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10), nn.Softmax(-1)), "softmax")
     rejects(chk.check_build_mlp, lambda: nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10)), "256")
     rejects(chk.check_build_mlp, lambda: nn.Linear(784, 10), "nn.Sequential")
+
+
+# ---------------------------------------------------------------- week 2
+
+
+def test_attention_mask():
+    chk.check_attention_mask(chk.attention_mask_reference)
+    chk.check_attention_mask(lambda L, n: torch.arange(n)[None] < torch.tensor(L)[:, None])  # bool is fine
+    rejects(chk.check_attention_mask, lambda L, n: (torch.arange(n)[None] <= torch.tensor(L)[:, None]).long(), "off by one")
+    rejects(chk.check_attention_mask, lambda L, n: (torch.arange(n)[None] >= n - torch.tensor(L)[:, None]).long(), "left-padding")
+    rejects(chk.check_attention_mask, lambda L, n: (torch.arange(n)[None] >= torch.tensor(L)[:, None]).long(), "inverted")
+    rejects(chk.check_attention_mask, lambda L, n: (torch.arange(n)[None] < torch.tensor(L)[:, None]).float(), "dtype")
+
+
+def test_real_token_columns():
+    import einops
+
+    chk.check_real_token_columns(chk.real_token_columns_reference)
+    rejects(chk.check_real_token_columns, lambda a, m: einops.rearrange(a, "b s h -> h (b s)"), "padding")
+    rejects(chk.check_real_token_columns,
+            lambda a, m: einops.rearrange(a, "b s h -> h (s b)")[:, einops.rearrange(m, "b s -> (s b)").bool()], "(s b)")
+    rejects(chk.check_real_token_columns, lambda a, m: chk.real_token_columns_reference(a, m).T, "shape")
+    rejects(chk.check_real_token_columns, lambda a, m: a[m.bool()], "shape")
+
+
+def _no_wraps(fn):
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        print(fn.__name__, [tuple(a.shape) for a in args if isinstance(a, torch.Tensor)], "->", tuple(out.shape))
+        return out
+    return wrapper
+
+
+def _no_return(fn):
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        print(fn.__name__, [tuple(a.shape) for a in args], tuple(out.shape))
+    return wrapper
+
+
+def _output_only(fn):
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        print(fn.__name__, "->", tuple(out.shape))
+        return out
+    return wrapper
+
+
+def _drops_kwargs(fn):
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = fn(*args)
+        print(fn.__name__, [tuple(a.shape) for a in args], tuple(out.shape))
+        return out
+    return wrapper
+
+
+def _calls_early(fn):
+    return fn(torch.ones(1, 1), torch.ones(1))
+
+
+def test_log_shapes(capsys):
+    chk.check_log_shapes(chk.log_shapes_reference)
+    rejects(chk.check_log_shapes, _no_wraps, "functools.wraps")
+    rejects(chk.check_log_shapes, _no_return, "returned None")
+    rejects(chk.check_log_shapes, _output_only, "input shape")
+    rejects(chk.check_log_shapes, _drops_kwargs, "keyword")
+    rejects(chk.check_log_shapes, _calls_early)
+
+
+def test_induction_score():
+    def stripe(p, period, offset, last=True, batch_mean=True):
+        d = p.diagonal(offset=-offset, dim1=-2, dim2=-1)
+        d = d[..., -period:] if last else d
+        return d.mean(dim=(0, -1)) if batch_mean else d.mean(-1)
+
+    chk.check_induction_score(chk.induction_score_reference)
+    rejects(chk.check_induction_score, lambda p, n: stripe(p, n, n), "duplicate-token")
+    rejects(chk.check_induction_score, lambda p, n: stripe(p, n, n + 1), "period + 1")
+    rejects(chk.check_induction_score, lambda p, n: stripe(p, n, n - 1, last=False), "first half")
+    rejects(chk.check_induction_score, lambda p, n: stripe(p, n, n - 1, batch_mean=False), "batch")

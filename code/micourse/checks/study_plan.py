@@ -213,4 +213,176 @@ def check_build_mlp(fn: Callable[[], nn.Module]) -> None:
     passed("build_mlp")
 
 
+# ============================================================================ week 2
+
+
+def attention_mask_reference(lengths: Sequence[int], seq_len: int) -> Int[Tensor, "batch seq_len"]:
+    """1 where row b has a real token (its first lengths[b] positions, right padding), 0 on padding."""
+    positions = torch.arange(seq_len)
+    return (positions[None, :] < torch.as_tensor(list(lengths))[:, None]).long()
+
+
+def check_attention_mask(fn: Callable[[Sequence[int], int], Tensor]) -> None:
+    """`fn(lengths, seq_len)` -> `[batch, seq_len]` mask, 1 on the real (left-aligned) tokens."""
+    for lengths, seq_len in [([3, 5, 1], 5), ([2, 2], 4), ([6, 4, 6, 1], 7)]:
+        out = _call(fn, "attention_mask_from_lengths", list(lengths), seq_len)
+        expected = attention_mask_reference(lengths, seq_len)
+        if isinstance(out, Tensor) and out.dtype == torch.bool:
+            out = out.long()
+        if isinstance(out, Tensor) and out.is_floating_point():
+            raise CheckFailure(f"the mask has dtype {out.dtype}; use integers (or bool): TransformerLens compares it with 0 and 1.")
+        L = torch.as_tensor(lengths)[:, None]
+        pos = torch.arange(seq_len)[None, :]
+        diag = [
+            Diagnosis(lambda a, L=L, pos=pos: _close(a, (pos <= L).long()),
+                      "off by one: a row of length n has real tokens at positions 0 .. n-1 (use <, not <=)."),
+            Diagnosis(lambda a, L=L, pos=pos: _close(a, (pos >= seq_len - L).long()),
+                      "this is a left-padding mask; the batch is right-padded: real tokens come first."),
+            Diagnosis(lambda a, L=L, pos=pos: _close(a, (pos >= L).long()),
+                      "the mask is inverted: 1 marks a real token, 0 a pad."),
+        ]
+        check_close(out, expected, what=f"attention_mask_from_lengths({lengths}, {seq_len})", diagnoses=diag,
+                    hint="compare torch.arange(seq_len) with each length, by broadcasting.")
+    passed("attention_mask_from_lengths")
+
+
+def real_token_columns_reference(
+    acts: Float[Tensor, "b s h"], mask: Int[Tensor, "b s"]
+) -> Float[Tensor, "h n_real"]:
+    """Every real token's activation vector as a column, batch-major, padding dropped."""
+    flat = einops.rearrange(acts, "b s h -> h (b s)")
+    keep = einops.rearrange(mask, "b s -> (b s)").bool()
+    return flat[:, keep]
+
+
+def check_real_token_columns(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
+    """`fn(acts, mask)` -> `[h, n_real]`: `rearrange(acts, "b s h -> h (b s)")` without the padding."""
+    g = torch.Generator().manual_seed(4)
+    for b, s, h, lengths in [(2, 4, 3, [4, 2]), (3, 5, 6, [1, 5, 3])]:
+        acts = torch.randn(b, s, h, generator=g)
+        mask = attention_mask_reference(lengths, s)
+        out = _call(fn, "real_token_columns", acts.clone(), mask.clone())
+        expected = real_token_columns_reference(acts, mask)
+        sb = einops.rearrange(acts, "b s h -> h (s b)")[:, einops.rearrange(mask, "b s -> (s b)").bool()]
+        diag = [
+            Diagnosis(lambda a, sb=sb: _close(a, sb), "you grouped '(s b)': the columns should run batch-major, '(b s)' (row 0's tokens first)."),
+            Diagnosis(lambda a, e=expected: _close(a, e.T), "your result is transposed: one ROW per neuron (h), one column per token."),
+            Diagnosis(lambda a: _close(a, einops.rearrange(acts, "b s h -> h (b s)")), "the padding columns are still there: drop the columns where the mask is 0."),
+        ]
+        if isinstance(out, Tensor) and tuple(out.shape) == (h, b * s) and sum(lengths) != b * s:
+            raise CheckFailure(f"the output has shape {tuple(out.shape)}: all b*s columns, padding included. Keep only the {sum(lengths)} real tokens.")
+        check_close(out, expected, what=f"real_token_columns for acts {tuple(acts.shape)}", diagnoses=diag,
+                    hint='einops.rearrange(acts, "b s h -> h (b s)"), then index the columns with the mask flattened the same way.')
+    passed("real_token_columns")
+
+
+def log_shapes_reference(fn: Callable) -> Callable:
+    """Wrap `fn` so that every call prints the shapes of its tensor inputs and outputs."""
+
+    def describe(x: Any) -> str:
+        if isinstance(x, Tensor):
+            return str(tuple(x.shape))
+        if isinstance(x, (tuple, list)):
+            return "(" + ", ".join(describe(v) for v in x) + ")"
+        return type(x).__name__
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        inputs = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
+        print(f"{fn.__name__}({', '.join(inputs)}) -> {describe(out)}")
+        return out
+
+    return wrapper
+
+
+def _mentions_shape(text: str, shape: tuple[int, ...]) -> bool:
+    import re
+
+    if len(shape) == 1:  # "(3,)", "[3]" or "torch.Size([3])"
+        return re.search(rf"[\(\[]{shape[0]},?[\)\]]", text) is not None
+    pattern = r"\D" + r"\s*,\s*".join(str(n) for n in shape) + r"\D"
+    return re.search(pattern, f" {text} ") is not None
+
+
+def check_log_shapes(decorator: Callable[[Callable], Callable]) -> None:
+    """`decorator(fn)` returns a function that behaves like `fn` and prints its tensors' shapes."""
+    calls = []
+
+    def scale_rows(x: Tensor, weights: Tensor, *, offset: float = 0.0, note: str = "") -> Tensor:
+        """Multiply each row of x by its weight."""
+        calls.append(note)
+        return x * weights[:, None] + offset
+
+    wrapped = _call(decorator, "log_shapes", scale_rows)
+    if not callable(wrapped):
+        raise CheckFailure(f"log_shapes(fn) should return a function (the wrapper), got {type(wrapped).__name__}: "
+                           "did you return the wrapper's result instead of the wrapper?")
+    if calls:
+        raise CheckFailure("log_shapes called fn while decorating it: the call belongs inside the wrapper.")
+    x, w = torch.randn(3, 7), torch.randn(3)
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        out = _call(wrapped, "the decorated function", x, w, offset=1.0, note="hi")
+    printed = buffer.getvalue()
+    if not calls:
+        raise CheckFailure("the decorated function never called the original one.")
+    if calls[-1] != "hi":
+        raise CheckFailure("keyword arguments did not reach the original function: pass **kwargs through.")
+    if out is None:
+        raise CheckFailure("the decorated function returned None: return the original function's result.")
+    check_close(out, x * w[:, None] + 1.0, what="the decorated function's result")
+    if not printed.strip():
+        raise CheckFailure("nothing was printed: print the shapes in the wrapper.")
+    missing = [s for s in [(3, 7), (3,)] if not _mentions_shape(printed, s)]
+    if missing:
+        raise CheckFailure(f"the log {printed.strip()!r} does not show the input shape(s) {missing}: print every tensor argument's shape.")
+    if printed.count("(3, 7)") + printed.count("[3, 7]") < 2:
+        raise CheckFailure(f"the log {printed.strip()!r} shows the output shape (3, 7) at most once: log the inputs AND the output.")
+    if "scale_rows" not in printed:
+        raise CheckFailure(f"the log {printed.strip()!r} does not name the function: print fn.__name__, so a log of many calls can be read.")
+    if getattr(wrapped, "__name__", None) != "scale_rows" or getattr(wrapped, "__doc__", None) != scale_rows.__doc__:
+        raise CheckFailure("the wrapper hides the original's name and docstring: decorate it with @functools.wraps(fn).")
+    passed("log_shapes")
+
+
+def induction_score_reference(pattern: Float[Tensor, "batch head q k"], period: int) -> Float[Tensor, " head"]:
+    """Mean attention from each second-half token to the token after its first occurrence.
+
+    The sequence is [BOS, r_1 .. r_period, r_1 .. r_period]: the copy of r_i at position
+    period + i should attend to position i + 1, which lies period - 1 positions back.
+    """
+    stripe = pattern.diagonal(offset=-(period - 1), dim1=-2, dim2=-1)  # [batch, head, n]
+    return stripe[..., -period:].mean(dim=(0, -1))
+
+
+def check_induction_score(fn: Callable[[Tensor, int], Tensor]) -> None:
+    """`fn(pattern, period)` -> `[head]` induction scores on repeated random tokens with a BOS."""
+    g = torch.Generator().manual_seed(5)
+    for batch, heads, period in [(2, 3, 4), (1, 4, 6)]:
+        n = 2 * period + 1
+        scores = torch.randn(batch, heads, n, n, generator=g) * 2
+        scores = scores.masked_fill(torch.triu(torch.ones(n, n, dtype=torch.bool), 1), float("-inf"))
+        pattern = scores.softmax(-1)
+        out = _call(fn, "induction_score", pattern.clone(), period)
+        expected = induction_score_reference(pattern, period)
+
+        def stripe(offset: int, last: int | None = period) -> Tensor:
+            d = pattern.diagonal(offset=-offset, dim1=-2, dim2=-1)
+            return (d[..., -last:] if last else d).mean(dim=(0, -1))
+
+        diag = [
+            Diagnosis(lambda a: _close(a, stripe(period)),
+                      "that is the duplicate-token stripe (offset period): an induction head attends to the token AFTER the earlier copy, offset period - 1."),
+            Diagnosis(lambda a: _close(a, stripe(period + 1)), "offset period + 1 looks one token too far back: use period - 1."),
+            Diagnosis(lambda a: _close(a, stripe(period - 1, None)),
+                      "you averaged the whole stripe, first half included: only queries in the repeated half (the last `period`) count."),
+            Diagnosis(lambda a: _close(a, pattern.diagonal(offset=-(period - 1), dim1=-2, dim2=-1)[..., -period:].mean(-1)),
+                      "average over the batch too: return one score per head."),
+        ]
+        check_close(out, expected, what=f"induction_score (batch {batch}, {heads} heads, period {period})", diagnoses=diag,
+                    hint="pattern.diagonal(offset=-(period - 1), dim1=-2, dim2=-1) holds each query's attention period - 1 tokens back.")
+    passed("induction_score")
+
+
 __all__ = [name for name in dir() if name.startswith(("check_", "MNIST_")) or name.endswith(("_reference", "Reference"))]
