@@ -173,3 +173,74 @@ def test_induction_score():
     rejects(chk.check_induction_score, lambda p, n: stripe(p, n, n + 1), "period + 1")
     rejects(chk.check_induction_score, lambda p, n: stripe(p, n, n - 1, last=False), "first half")
     rejects(chk.check_induction_score, lambda p, n: stripe(p, n, n - 1, batch_mean=False), "batch")
+
+
+# ---------------------------------------------------------------- week 3
+
+
+def _gen(**overrides):
+    """A generator built from the reference, with one thing changed."""
+    import random
+
+    def fn(n, *, templates, names, places, objects, seed=0):
+        out = chk.ioi_prompts_reference(n, templates=templates, names=names, places=places, objects=objects, seed=seed)
+        rng = random.Random(seed)
+        if overrides.get("one_order"):
+            return [dict(item, order="ABBA") for item in out]  # ABAB prompts labelled ABBA
+        if overrides.get("random_template"):
+            return [dict(item, template=rng.randrange(len(templates))) for item in out]
+        if overrides.get("with_answer"):
+            return [dict(item, prompt=item["prompt"] + " " + item["io"] + ".") for item in out]
+        if overrides.get("same_name"):
+            return [dict(item, io=item["s"]) for item in out]
+        if overrides.get("global_rng"):
+            return chk.ioi_prompts_reference(n, templates=templates, names=names, places=places, objects=objects, seed=random.random())
+        return out
+
+    return fn
+
+
+def _no_value_error(n, **kw):
+    n2 = n - n % (2 * len(kw["templates"])) or 2 * len(kw["templates"])
+    return chk.ioi_prompts_reference(n2, **kw)
+
+
+def test_ioi_generator():
+    chk.check_ioi_generator(chk.ioi_prompts_reference)
+    rejects(chk.check_ioi_generator, _gen(one_order=True), "wrong order")
+    rejects(chk.check_ioi_generator, _gen(random_template=True))
+    rejects(chk.check_ioi_generator, _gen(with_answer=True), "contains the answer")
+    rejects(chk.check_ioi_generator, _gen(same_name=True), "DIFFERENT")
+    rejects(chk.check_ioi_generator, _gen(global_rng=True), "same seed")
+    rejects(chk.check_ioi_generator, _no_value_error, "ValueError")
+    rejects(chk.check_ioi_generator,
+            lambda n, **kw: chk.ioi_prompts_reference(n, **dict(kw, names=("John", "Mary", "Tom"))), "names")
+
+
+def test_logit_diff():
+    chk.check_logit_diff(chk.logit_diff_reference)
+    chk.check_logit_diff(lambda lg, io, s: (lg.log_softmax(-1)[:, -1].gather(-1, io[:, None]) - lg.log_softmax(-1)[:, -1].gather(-1, s[:, None]))[:, 0])
+    rejects(chk.check_logit_diff, lambda lg, io, s: -chk.logit_diff_reference(lg, io, s), "sign")
+    rejects(chk.check_logit_diff, lambda lg, io, s: chk.logit_diff_reference(lg.softmax(-1), io, s), "probabilities")
+    rejects(chk.check_logit_diff, lambda lg, io, s: chk.logit_diff_reference(lg[:, :1], io, s), "position 0")
+    rejects(chk.check_logit_diff, lambda lg, io, s: lg[:, -1][:, io] - lg[:, -1][:, s], "torch.arange")
+    rejects(chk.check_logit_diff, lambda lg, io, s: chk.logit_diff_reference(lg, io, s).mean(), "one number")
+
+
+def _patch_in_place(act, hook, clean, pos):
+    act[:, pos] = clean[:, pos]
+
+
+def test_patch_position():
+    chk.check_patch_position(chk.patch_position_reference)
+    chk.check_patch_position(_patch_in_place)  # in place, returning None, is fine in a hook
+    rejects(chk.check_patch_position, lambda a, h, c, p: c, "whole clean")
+    rejects(chk.check_patch_position, lambda a, h, c, p: chk.patch_position_reference(a, h, c, min(p + 1, 4)), "off by one")
+    rejects(chk.check_patch_position, lambda a, h, c, p: a, "changed nothing")
+
+    def first_only(a, h, c, p):
+        a = a.clone()
+        a[0, p] = c[0, p]
+        return a
+
+    rejects(chk.check_patch_position, first_only)

@@ -385,4 +385,164 @@ def check_induction_score(fn: Callable[[Tensor, int], Tensor]) -> None:
     passed("induction_score")
 
 
+# ============================================================================ week 3
+
+ORDERS = ("ABBA", "ABAB")  # ABBA: the indirect object is named first; ABAB: the subject is
+
+
+def ioi_prompts_reference(
+    n: int, *, templates: Sequence[str], names: Sequence[str], places: Sequence[str], objects: Sequence[str], seed: int = 0
+) -> list[dict[str, Any]]:
+    """`n` IOI prompts, every (template, name order) pair equally often, two distinct names each.
+
+    A template has fields {A}, {B} (the two names, in order of introduction), {S} (the subject,
+    who acts), {IO} (the indirect object, the answer; the prompt ends just before it), and
+    optionally {place} and {obj}. Item: prompt, io, s, order ("ABBA"/"ABAB"), template (index).
+    """
+    import random
+
+    combos = [(t, order) for t in range(len(templates)) for order in ORDERS]
+    if n <= 0 or n % len(combos):
+        raise ValueError(f"n={n}: use a positive multiple of {len(combos)} (2 name orders x {len(templates)} templates) so that the set is balanced.")
+    if len(set(names)) < 2:
+        raise ValueError("need at least two distinct names.")
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        t, order = combos[i % len(combos)]
+        io, s = rng.sample(list(names), 2)
+        a, b = (io, s) if order == "ABBA" else (s, io)
+        fields = dict(A=a, B=b, S=s, place=rng.choice(list(places)), obj=rng.choice(list(objects)))
+        prompt = templates[t].split("{IO}")[0].format(**fields).rstrip()
+        out.append(dict(prompt=prompt, io=io, s=s, order=order, template=t))
+    return out
+
+
+def _prefix_matches(prompt: str, template: str, a: str, b: str, s: str, places, objects) -> bool:
+    head = template.split("{IO}")[0]
+    return any(head.format(A=a, B=b, S=s, place=p, obj=o).rstrip() == prompt for p in places for o in objects)
+
+
+def check_ioi_generator(fn: Callable[..., list]) -> None:
+    """`fn(n, templates=, names=, places=, objects=, seed=)`: a balanced, reproducible IOI prompt set."""
+    templates = ("Once {A} met {B} at the {place}; {S} handed the {obj} to {IO}.",
+                 "{A} and {B} sat down. Soon {S} passed the {obj} to {IO}.")
+    names, places, objects = ("Ada", "Bea", "Cy"), ("lake", "farm"), ("cup", "map")
+    kw = dict(templates=templates, names=names, places=places, objects=objects)
+    n = 16
+    out = _call(fn, "ioi_prompts", n, seed=1, **kw)
+    if not isinstance(out, list) or len(out) != n:
+        raise CheckFailure(f"ioi_prompts({n}, ...) should return a list of {n} prompts, got {type(out).__name__} of length {len(out) if hasattr(out, '__len__') else '?'}.")
+    for i, item in enumerate(out):
+        if not isinstance(item, dict) or not {"prompt", "io", "s", "order", "template"} <= set(item):
+            raise CheckFailure(f"item {i} should be a dict with keys prompt, io, s, order, template; got {item!r}.")
+        io, s, order, t = item["io"], item["s"], item["order"], item["template"]
+        if io == s:
+            raise CheckFailure(f"item {i} uses {io!r} as both subject and indirect object: draw two DIFFERENT names (random.sample, not two random.choice).")
+        if io not in names or s not in names:
+            raise CheckFailure(f"item {i} uses names {io!r}, {s!r} that are not in the `names` argument: use the names you are given.")
+        if order not in ORDERS:
+            raise CheckFailure(f"item {i} has order {order!r}; use 'ABBA' (IO named first) or 'ABAB' (subject named first).")
+        if not isinstance(t, int) or not 0 <= t < len(templates):
+            raise CheckFailure(f"item {i} has template {t!r}: the index of the template in `templates`.")
+        a, b = (io, s) if order == "ABBA" else (s, io)
+        if not _prefix_matches(item["prompt"], templates[t], a, b, s, places, objects):
+            if item["prompt"].rstrip(". ").endswith(io):
+                raise CheckFailure(f"item {i}'s prompt {item['prompt']!r} contains the answer: cut the template just before {{IO}}.")
+            if _prefix_matches(item["prompt"], templates[t], b, a, s, places, objects):
+                raise CheckFailure(f"item {i}'s prompt {item['prompt']!r} has its names in the wrong order for {order!r}: in ABBA the IO is {{A}}, in ABAB the subject is {{A}}.")
+            raise CheckFailure(f"item {i}'s prompt {item['prompt']!r} is not template {t} filled with A={a!r}, B={b!r}, S={s!r} "
+                               "and a place and object from the arguments, cut before {IO}.")
+    counts = Counter((item["template"], item["order"]) for item in out)
+    expected = {(t, o): n // (2 * len(templates)) for t in range(len(templates)) for o in ORDERS}
+    if dict(counts) != expected:
+        raise CheckFailure(f"the set is unbalanced: (template, order) counts {dict(sorted(counts.items()))}, expected {n // (2 * len(templates))} each. "
+                           "Cycle through every (template, order) pair instead of drawing them at random.")
+    again = _call(fn, "ioi_prompts", n, seed=1, **kw)
+    if again != out:
+        raise CheckFailure("two calls with the same seed gave different prompts: draw from random.Random(seed), not the global generator.")
+    try:
+        fn(5, seed=1, **kw)
+    except ValueError:
+        pass
+    except NotImplementedError:
+        raise
+    except Exception as err:
+        raise CheckFailure(f"ioi_prompts(5, ...) raised {type(err).__name__}; raise ValueError with a message when n is not a multiple of 2 x len(templates).") from err
+    else:
+        raise CheckFailure("ioi_prompts(5, ...) with 2 templates returned prompts, but 5 cannot be balanced: raise ValueError.")
+    passed("ioi_prompts")
+
+
+def logit_diff_reference(
+    logits: Float[Tensor, "batch pos d_vocab"], io_tokens: Int[Tensor, " batch"], s_tokens: Int[Tensor, " batch"]
+) -> Float[Tensor, " batch"]:
+    """logit(IO) - logit(S) at the last position, one number per prompt."""
+    final = logits[:, -1]
+    rows = torch.arange(len(final))
+    return final[rows, io_tokens] - final[rows, s_tokens]
+
+
+def check_logit_diff(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> None:
+    """`fn(logits, io_tokens, s_tokens)` -> `[batch]` logit differences at the last position."""
+    g = torch.Generator().manual_seed(6)
+    logits = torch.randn(5, 4, 11, generator=g) * 3
+    io, s = torch.tensor([1, 2, 3, 4, 5]), torch.tensor([6, 7, 8, 9, 0])
+    out = _call(fn, "logit_diff", logits.clone(), io.clone(), s.clone())
+    expected = logit_diff_reference(logits, io, s)
+    rows = torch.arange(5)
+    probs = logits[:, -1].softmax(-1)
+    diag = [
+        Diagnosis(lambda a: _close(a, -expected), "the sign is flipped: IO minus S, so that a positive number means the model prefers the right answer."),
+        Diagnosis(lambda a: _close(a, probs[rows, io] - probs[rows, s]), "you compared probabilities; compare logits (or log-probabilities: the normaliser cancels)."),
+        Diagnosis(lambda a: _close(a, logits[:, 0][rows, io] - logits[:, 0][rows, s]), "you read position 0: the prediction of the next name is at the LAST position."),
+        Diagnosis(lambda a: _close(a, logits[:, -1][:, io] - logits[:, -1][:, s]),
+                  "indexing logits[:, -1][:, io] makes a batch x batch matrix: pair row i with io_tokens[i] (index with torch.arange(batch), io_tokens)."),
+    ]
+    if isinstance(out, Tensor) and out.ndim == 0:
+        raise CheckFailure("logit_diff returned one number; return one per prompt (shape [batch]) and average later.")
+    if isinstance(out, Tensor) and tuple(out.shape) == (5, 5):
+        raise CheckFailure("logit_diff has shape (batch, batch): logits[:, -1][:, io_tokens] pairs every row with every token. "
+                           "Pair row i with io_tokens[i]: index with (torch.arange(batch), io_tokens).")
+    check_close(out, expected, what="logit_diff", diagnoses=diag, hint="final = logits[:, -1]; final[rows, io] - final[rows, s].")
+    passed("logit_diff")
+
+
+def patch_position_reference(
+    activation: Float[Tensor, "batch pos d"], hook: Any, clean: Float[Tensor, "batch pos d"], pos: int
+) -> Float[Tensor, "batch pos d"]:
+    """Replace one position of the (corrupted) activation by the clean run's, in every prompt."""
+    patched = activation.clone()
+    patched[:, pos] = clean[:, pos]
+    return patched
+
+
+def check_patch_position(fn: Callable[..., Any]) -> None:
+    """`fn(activation, hook, clean, pos)` returns the activation with position `pos` from `clean`."""
+    g = torch.Generator().manual_seed(7)
+    for pos in (0, 2, 4):
+        act, clean = torch.randn(3, 5, 4, generator=g), torch.randn(3, 5, 4, generator=g)
+        work = act.clone()
+        out = _call(fn, "patch_position", work, None, clean.clone(), pos)
+        if out is None:
+            out = work  # changing the activation in place (and returning None) also works in a hook
+        expected = patch_position_reference(act, None, clean, pos)
+        diag = [
+            Diagnosis(lambda a, c=clean: _close(a, c), "you returned the whole clean activation: patch only position `pos`."),
+            Diagnosis(lambda a, c=clean, x=act: _close(a, patch_position_reference(x, None, c, pos + 1)) if pos + 1 < 5 else False,
+                      "off by one: patch position `pos` itself."),
+            Diagnosis(lambda a, c=clean, x=act: _close(a, torch.cat([c[:1], x[1:]]) if pos == 0 else x),
+                      "you patched along the batch axis: activation[:, pos] is position pos of every prompt."),
+        ]
+        if isinstance(out, Tensor) and torch.equal(out, act) and not torch.equal(act[:, pos], clean[:, pos]):
+            raise CheckFailure(f"patch_position(..., pos={pos}) changed nothing: write clean[:, pos] into the activation and return it.")
+        check_close(out, expected, what=f"patch_position(pos={pos})", diagnoses=diag,
+                    hint="activation[:, pos] = clean[:, pos]; return activation.")
+        if pos == 2:
+            first = out[0].clone() if isinstance(out, Tensor) else None
+            if first is not None and not torch.equal(out[1:], expected[1:]):
+                raise CheckFailure("only the first prompt was patched: use activation[:, pos], not activation[0, pos].")
+    passed("patch_position")
+
+
 __all__ = [name for name in dir() if name.startswith(("check_", "MNIST_")) or name.endswith(("_reference", "Reference"))]
