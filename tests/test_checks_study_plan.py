@@ -244,3 +244,16 @@ def test_patch_position():
         return a
 
     rejects(chk.check_patch_position, first_only)
+
+
+# ---------------------------------------------------------------- week 4
+
+
+def test_ablate_position_signal():
+    ref = chk.ablate_position_signal_reference
+    chk.check_ablate_position_signal(ref)
+    rejects(chk.check_ablate_position_signal, lambda x, h, W: x - W[: x.shape[1]], "zero-ablation")
+    rejects(chk.check_ablate_position_signal, lambda x, h, W: x - (W - W.mean(0))[: x.shape[1]], "all n_ctx")
+    rejects(chk.check_ablate_position_signal, lambda x, h, W: x - (W[: x.shape[1]] - W[: x.shape[1]].mean(-1, keepdim=True)), "d_model")
+    rejects(chk.check_ablate_position_signal, lambda x, h, W: 2 * x - ref(x, h, W), "swapped")
+    rejects(chk.check_ablate_position_signal, lambda x, h, W: x - (W - W.mean(0)), "raised RuntimeError")

@@ -545,4 +545,46 @@ def check_patch_position(fn: Callable[..., Any]) -> None:
     passed("patch_position")
 
 
+# ============================================================================ week 4
+
+
+def ablate_position_signal_reference(
+    mlp_in: Float[Tensor, "batch pos d_model"], hook: Any, W_pos: Float[Tensor, "n_ctx d_model"]
+) -> Float[Tensor, "batch pos d_model"]:
+    """Remove the position-specific part of the positional embedding from an MLP's input.
+
+    Subtracting W_pos[p] minus its mean over the positions in use keeps the average positional
+    vector (so the input stays on-distribution on average) and removes only what tells the
+    positions apart: a mean-ablation of the direct path from W_pos to this MLP.
+    """
+    used = W_pos[: mlp_in.shape[1]]
+    return mlp_in - (used - used.mean(dim=0))
+
+
+def check_ablate_position_signal(fn: Callable[..., Any]) -> None:
+    """`fn(mlp_in, hook, W_pos)` returns mlp_in minus the centred positional embeddings of its positions."""
+    g = torch.Generator().manual_seed(8)
+    W_pos = torch.randn(12, 6, generator=g)
+    for pos in (5, 8):
+        mlp_in = torch.randn(2, pos, 6, generator=g)
+        out = _call(fn, "ablate_position_signal", mlp_in.clone(), None, W_pos.clone())
+        expected = ablate_position_signal_reference(mlp_in, None, W_pos)
+        used = W_pos[:pos]
+        diag = [
+            Diagnosis(lambda a, x=mlp_in, u=used: _close(a, x - u), "you removed all of W_pos (zero-ablation); subtract only its deviation from the mean over positions."),
+            Diagnosis(lambda a, x=mlp_in, u=W_pos: _close(a, x - (u - u.mean(0))[:pos]),
+                      "you centred over all n_ctx positions; centre over the positions in use (W_pos[:pos])."),
+            Diagnosis(lambda a, x=mlp_in, u=used: _close(a, x - (u - u.mean(-1, keepdim=True))),
+                      "you took the mean over d_model; take it over positions (dim 0)."),
+            Diagnosis(lambda a, x=mlp_in, u=used: _close(a, x + (u - u.mean(0))), "add and subtract swapped: remove the positional part, don't add it again."),
+            Diagnosis(lambda a, x=mlp_in, u=W_pos: _close(a, x - (u[-pos:] - u[-pos:].mean(0))), "positions 0 .. pos-1 use W_pos[:pos], not the last rows."),
+        ]
+        if isinstance(out, Tensor) and tuple(out.shape) != tuple(expected.shape):
+            raise CheckFailure(f"ablate_position_signal returned shape {tuple(out.shape)}, expected {tuple(expected.shape)}: "
+                               "slice W_pos to the sequence length, W_pos[:mlp_in.shape[1]].")
+        check_close(out, expected, what=f"ablate_position_signal (pos={pos})", diagnoses=diag,
+                    hint="used = W_pos[:pos]; return mlp_in - (used - used.mean(0)).")
+    passed("ablate_position_signal")
+
+
 __all__ = [name for name in dir() if name.startswith(("check_", "MNIST_")) or name.endswith(("_reference", "Reference"))]
