@@ -2,10 +2,9 @@
 
 import pytest
 import torch
-from torch import nn
-
 from micourse.checks import CheckFailure
 from micourse.checks import study_plan as chk
+from torch import nn
 
 M, S = chk.MNIST_MEAN, chk.MNIST_STD
 

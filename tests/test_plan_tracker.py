@@ -14,7 +14,6 @@ import re
 import urllib.request
 
 import pytest
-
 from conftest import ROOT, SITE, need_built
 from test_site_browser import browser, server  # noqa: F401 - pytest fixtures, used by name
 

