@@ -32,7 +32,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export MPLBACKEND := Agg
 
 .PHONY: help setup setup-browser site notebooks serve test test-unit test-notebooks \
-        test-exercises test-browser lint-workflows clean clean-cache
+        test-exercises test-browser test-rehearsal lint-workflows clean clean-cache
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -63,6 +63,7 @@ test: setup-browser  ## run every check; exits non-zero on any failure
 	TIMEFORMAT='[time] %0R s  site build'; time $(MAKE) --no-print-directory site BUILD_ARGS="--strict-toc $(BUILD_ARGS)"
 	TIMEFORMAT='[time] %0R s  notebooks'; time $(MAKE) --no-print-directory notebooks
 	TIMEFORMAT='[time] %0R s  solutions, exercises, browser'; time $(MAKE) --no-print-directory test-notebooks
+	TIMEFORMAT='[time] %0R s  online rehearsal'; time $(MAKE) --no-print-directory test-rehearsal
 
 test-unit: setup  ## unit tests of the package, the checkers and the tooling
 	$(NICE) $(PY) -m pytest tests \
@@ -73,11 +74,22 @@ test-unit: setup  ## unit tests of the package, the checkers and the tooling
 # its stubs) and every page in headless Chromium.
 test-notebooks: export MICOURSE_REQUIRE_SITE := 1
 test-notebooks:  ## (needs `make site notebooks`) solutions via nbmake, exercises, browser tests
-	@shopt -s globstar nullglob; sols=( $(NOTEBOOKS)/**/*-solutions.ipynb ); \
+	@sols=( $$(find $(NOTEBOOKS) -name '*-solutions.ipynb' 2>/dev/null | sort) ); \
 	if [ $${#sols[@]} -eq 0 ]; then echo "no solutions notebook under $(NOTEBOOKS): run 'make notebooks'" >&2; exit 1; fi; \
 	echo "[test] $${#sols[@]} solutions notebooks, the exercises notebooks, the browser tests"; \
 	$(NICE) $(PY) -m pytest --nbmake --nbmake-timeout=$(NB_TIMEOUT) -p no:cacheprovider \
 	    "$${sols[@]}" tests/test_notebooks_run.py tests/test_site_browser.py $(PYTEST_ARGS)
+
+# The online path (Colab, GitHub Actions) rehearsed here: scripts/rehearsal_hub.py serves the
+# stand-ins under the real repository names through HF_ENDPOINT, so every solutions notebook
+# loads its models with HookedTransformer.from_pretrained, as on Colab. Nothing built in this
+# mode is published.
+test-rehearsal:  ## (needs `make notebooks`) every solutions notebook through the online path, against a local stand-in for the hub
+	@sols=( $$(find $(NOTEBOOKS) -name '*-solutions.ipynb' 2>/dev/null | sort) ); \
+	if [ $${#sols[@]} -eq 0 ]; then echo "no solutions notebook under $(NOTEBOOKS): run 'make notebooks'" >&2; exit 1; fi; \
+	echo "[test] $${#sols[@]} solutions notebooks through the online path (rehearsal hub)"; \
+	$(NICE) $(PY) scripts/rehearsal_hub.py run -- $(PY) -m pytest --nbmake --nbmake-timeout=$(NB_TIMEOUT) \
+	    -p no:cacheprovider "$${sols[@]}" $(PYTEST_ARGS)
 
 test-exercises:  ## (needs `make notebooks`) only the exercises notebooks
 	$(NICE) $(PY) -m pytest tests/test_notebooks_run.py $(PYTEST_ARGS)

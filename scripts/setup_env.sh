@@ -6,14 +6,16 @@
 #
 # Each step checks first and skips what is already there, so a second run takes about a second.
 # Torch goes in first and alone: asked for by another package, pip would pick a multi-GB CUDA
-# build; `pip install torch==2.13.0` takes the CPU wheel (from local disk on the course's
-# machines, or from TORCH_INDEX_URL, e.g. https://download.pytorch.org/whl/cpu, elsewhere).
+# build. Torch comes from, in order: TORCH_INDEX_URL if set (e.g. a CUDA index for a GPU);
+# a CPU wheel on local disk (pip's find-links, as on the course's CI machines); otherwise
+# PyTorch's CPU index. Never several GB of CUDA by accident. Works with macOS's bash 3.2.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 TORCH_VERSION="2.13.0"
+TORCH_CPU_INDEX="https://download.pytorch.org/whl/cpu"
 WANT_BROWSER=0
 for arg in "$@"; do
   case "$arg" in
@@ -43,11 +45,17 @@ installed() { "$py" -c "import importlib.metadata as m, sys; print(m.version(sys
 if torch_version="$(installed torch)"; then
   say "torch $torch_version already installed"
 else
-  say "installing torch==$TORCH_VERSION (CPU)"
   if [ -n "${TORCH_INDEX_URL:-}" ]; then
-    pip_install "torch==$TORCH_VERSION" --index-url "$TORCH_INDEX_URL"
-  else
+    say "installing torch==$TORCH_VERSION from TORCH_INDEX_URL=$TORCH_INDEX_URL"
+    pip_install "torch==$TORCH_VERSION" --index-url "$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple
+  elif "$py" -m pip install --quiet --disable-pip-version-check --no-index --no-deps "torch==$TORCH_VERSION" >/dev/null 2>&1; then
+    # a CPU wheel on local disk (pip's find-links): take it, then its small dependencies from PyPI
+    say "installed torch==$TORCH_VERSION from a local wheel"
     pip_install "torch==$TORCH_VERSION"
+  else
+    # PyPI's default torch for Linux is a CUDA build of several GB: ask PyTorch's CPU index instead.
+    say "installing torch==$TORCH_VERSION, CPU build, from $TORCH_CPU_INDEX (set TORCH_INDEX_URL for a GPU build)"
+    pip_install "torch==$TORCH_VERSION" --index-url "$TORCH_CPU_INDEX" --extra-index-url https://pypi.org/simple
   fi
 fi
 
@@ -70,6 +78,12 @@ if [ "$WANT_BROWSER" = 1 ]; then
   elif command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
     say "browser: $(command -v chromium)"
   else
+    if [ "$(uname -s)" = Darwin ] || ! command -v apt-get >/dev/null 2>&1; then
+      echo "setup_env.sh: the browser tests need Chromium (or Chrome) and its matching chromedriver." >&2
+      echo "  On macOS: brew install --cask chromium && brew install chromedriver, then" >&2
+      echo "  export CHROME_BIN=/Applications/Chromium.app/Contents/MacOS/Chromium CHROMEDRIVER=\$(command -v chromedriver)" >&2
+      exit 1
+    fi
     say "installing Debian's chromium and chromium-driver (apt)"
     if [ "$(id -u)" = 0 ]; then
       sudo_=""

@@ -100,3 +100,15 @@ def test_reference_needs_raw_weights():
 def test_process_weights_must_be_a_bool():
     with pytest.raises(TypeError, match="process_weights"):
         models.load_model("gpt2-small", process_weights="no")
+
+
+@pytest.mark.slow
+def test_bridge_offline_matches_the_standin():
+    bridge = models.load_bridge("gpt2-small", verbose=False)
+    raw = models.load_model("gpt2-small", process_weights=False, verbose=False)
+    tokens = raw.to_tokens("The capital of France is")
+    with torch.no_grad():
+        assert (bridge(tokens) - raw(tokens)).abs().max() < 1e-3
+    assert bridge.micourse_info.standin
+    with pytest.raises(ValueError, match="no\\s+TransformerBridge|has no"):
+        models.load_bridge("attn-only-2l")

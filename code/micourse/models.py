@@ -15,6 +15,7 @@ written from scratch, ask for `process_weights=False` (online:
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -65,8 +66,8 @@ def _quiet_transformer_lens():
 
 def _processing_note(processed: bool) -> str:
     if processed:
-        return "weights processed as from_pretrained does (LayerNorm folded, weights centred)"
-    return "raw weights, unprocessed (LayerNorm scales and biases kept)"
+        return "weights processed as from_pretrained does: LayerNorm folded, weights centred"
+    return "raw weights, unprocessed: LayerNorm scales and biases kept"
 
 
 def load_standin(name: str, device: str | torch.device | None = None, *, process_weights: bool = True):
@@ -129,7 +130,8 @@ def load_pretrained(name: str, device: str | torch.device | None = None, *, proc
     if rehearsal:
         description = (
             f"{canonical}: a REHEARSAL COPY, loaded by TransformerLens's from_pretrained from the course's "
-            f"local stand-in for the hub ({hub_endpoint()}), which serves the course's stand-in weights "
+            f"local stand-in for the hub ({hub_endpoint()}), which serves "
+            f"{os.environ.get('MICOURSE_REHEARSAL_WEIGHTS') or 'the course stand-in weights'} "
             f"under the real repository names ({_processing_note(process_weights)}). Not the real model."
         )
     else:
@@ -177,6 +179,46 @@ def load_reference(name: str = "gpt2-small", device: str | torch.device | None =
     model = from_hooked_transformer(hooked)
     model.micourse_info = hooked.micourse_info
     return model
+
+
+def load_bridge(name: str = "gpt2-small", device: str | torch.device | None = None, *, verbose: bool = True):
+    """TransformerLens's newer `TransformerBridge` around the Hugging Face model for `name`.
+
+    The bridge wraps the Hugging Face implementation itself instead of re-implementing it (the
+    line TransformerLens 4.x keeps). Online it boots the real checkpoint; offline it boots the
+    stand-in saved in the Hugging Face format (`micourse.hf_export`), so the same code runs in both.
+    Only models with a Hugging Face architecture have a bridge: `attn-only-2l` has none.
+    """
+    from transformer_lens.model_bridge import TransformerBridge
+
+    from micourse.hf_export import HF_REPOS, standin_hf_folder
+
+    canonical = _canonical(name)
+    if canonical != "gpt2-small":
+        raise ValueError(
+            f"{canonical} is a TransformerLens-native model with no Hugging Face architecture, so it has no "
+            "TransformerBridge; load it with load_model."
+        )
+    device = resolve(device)
+    _quiet_transformer_lens()
+    if is_offline():
+        bridge = TransformerBridge.boot_transformers(str(standin_hf_folder(canonical)), device=str(device))
+        info = ModelInfo(name=canonical, standin=True, processed=False, description=(
+            f"{canonical} as a TransformerBridge: the course's OFFLINE STAND-IN ({STANDINS[canonical].summary}) "
+            "saved in the Hugging Face GPT-2 format. Not the real model."))
+    else:
+        require_hub()
+        bridge = TransformerBridge.boot_transformers(HF_REPOS[canonical], device=str(device))
+        rehearsal = in_rehearsal()
+        info = ModelInfo(name=canonical, standin=rehearsal, processed=False, rehearsal=rehearsal, description=(
+            f"{canonical} as a TransformerBridge, booted from " + (
+                f"the course's local stand-in for the hub ({hub_endpoint()}): a REHEARSAL COPY holding the stand-in's weights."
+                if rehearsal else "the Hugging Face hub: the real pretrained model.")))
+    bridge.eval()
+    bridge.micourse_info = info
+    if verbose:
+        print(f"Loaded {info}")
+    return bridge
 
 
 def describe(model) -> str:

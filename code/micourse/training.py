@@ -79,12 +79,13 @@ class RestrictedVocabLoss:
 
     def logits(self, model: nn.Module, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos n"]:
         resid = final_residual(model, tokens)
+        ids = self.vocab_ids.to(resid.device)
         if self.tied:
-            return resid @ model.embed.W_E[self.vocab_ids].T
-        return resid @ model.unembed.W_U[:, self.vocab_ids] + model.unembed.b_U[self.vocab_ids]
+            return resid @ model.embed.W_E[ids].T
+        return resid @ model.unembed.W_U[:, ids] + model.unembed.b_U[ids]
 
     def __call__(self, model: nn.Module, tokens: Int[Tensor, "batch pos"]) -> Tensor:
-        targets = self.index[tokens[:, 1:]]
+        targets = self.index.to(tokens.device)[tokens[:, 1:]]
         if bool((targets < 0).any()):
             bad = tokens[:, 1:][targets < 0][:5].tolist()
             raise ValueError(f"targets outside the restricted vocabulary, e.g. token ids {bad}")
@@ -136,8 +137,9 @@ def train(
     history = TrainingHistory()
     start = time.perf_counter()
     model.train()
+    device = next(model.parameters()).device  # batches come from the CPU; the model may sit on a GPU
     for step in range(cfg.steps):
-        tokens = next(batches)
+        tokens = next(batches).to(device)
         lr = lr_at(step, cfg)
         for group in opt.param_groups:
             group["lr"] = lr

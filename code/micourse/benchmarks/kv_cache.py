@@ -7,7 +7,7 @@
 Both use a randomly initialised model of GPT-2 small's shape (12 layers, d_model 768, 12 heads,
 vocabulary 50,257, context 1024): timings depend only on shapes, not on trained weights.
 
-    python scripts/bench_kv_cache.py [--new-tokens 200] [--prompt 16] [--forward-pos 256] [--repeats 5]
+    python -m micourse.benchmarks.kv_cache [--new-tokens 200] [--prompt 16] [--forward-pos 256] [--repeats 5]
 """
 
 from __future__ import annotations

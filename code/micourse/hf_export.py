@@ -1,0 +1,165 @@
+"""The course's stand-ins in the Hugging Face hub's own formats.
+
+Two users: the online rehearsal (a local stand-in for the hub serves these files under the real
+repository names, so `HookedTransformer.from_pretrained` runs exactly as on Colab) and
+`load_bridge` offline (TransformerBridge boots from a Hugging Face model folder).
+
+- `gpt2-small` becomes the repository `gpt2`: a `GPT2LMHeadModel` saved with `save_pretrained`
+  (config.json, model.safetensors, generation_config.json) plus GPT-2's tokenizer files.
+- `attn-only-2l` becomes `NeelNanda/Attn_Only_2L512W_C4_Code` in TransformerLens's own format:
+  a TL-style config.json and a `torch.save`d state dict named `model_final.pth`.
+
+GPT-2's output layer has no bias, but a stand-in keeps a large negative output bias `b_U` on the
+tokens it never saw. The bias is folded exactly into the unembedding: the final LayerNorm's
+normalised output `n` sums to zero over `d_model`, so a column `c * (1/w)` (w the LayerNorm
+scale) adds `c * (b . (1/w))` to a logit whatever the input. See `fold_output_bias`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from einops import rearrange
+from jaxtyping import Float
+from torch import Tensor
+
+HF_REPOS = {"gpt2-small": "gpt2", "attn-only-2l": "NeelNanda/Attn_Only_2L512W_C4_Code"}
+
+
+def fold_output_bias(
+    W_U: Float[Tensor, "d_model d_vocab"], b_U: Float[Tensor, "d_vocab"], ln_w: Float[Tensor, "d_model"], ln_b: Float[Tensor, "d_model"]
+) -> tuple[Float[Tensor, "d_model d_vocab"], Float[Tensor, "d_model"]]:
+    """An unembedding and final-LayerNorm bias that give the same logits with no output bias.
+
+    logit_t = (n * w + b) . W_U[:, t] + b_U[t], with sum(n) = 0. Shift b by g * w (so that
+    beta = (b + g w) . (1/w) = d_model, comfortably far from zero), pay for the shift in each
+    token's bias, then add (bias_t / beta) * (1/w) to column t: its product with n * w is
+    bias_t / beta * sum(n) = 0, and with the new b it is exactly bias_t.
+    """
+    d_model = W_U.shape[0]
+    u = 1.0 / ln_w
+    gamma = (d_model - (ln_b * u).sum()) / d_model
+    new_b = ln_b + gamma * ln_w
+    beta = (new_b * u).sum()
+    bias = b_U - gamma * (ln_w @ W_U)
+    return W_U + torch.outer(u, bias / beta), new_b
+
+
+def hf_gpt2_state(state: dict[str, Tensor], n_layers: int, n_heads: int) -> dict[str, Tensor]:
+    """A raw TransformerLens GPT-2 state dict in `GPT2LMHeadModel`'s names and layouts."""
+    W_U, ln_f_b = fold_output_bias(state["unembed.W_U"], state["unembed.b_U"], state["ln_final.w"], state["ln_final.b"])
+    out = {
+        "transformer.wte.weight": state["embed.W_E"],
+        "transformer.wpe.weight": state["pos_embed.W_pos"],
+        "transformer.ln_f.weight": state["ln_final.w"],
+        "transformer.ln_f.bias": ln_f_b,
+        "lm_head.weight": W_U.T,
+    }
+    for i in range(n_layers):
+        p, b = f"transformer.h.{i}.", f"blocks.{i}."
+        qkv = [rearrange(state[b + f"attn.W_{x}"], "head d_model d_head -> d_model (head d_head)") for x in "QKV"]
+        out[p + "attn.c_attn.weight"] = torch.cat(qkv, dim=1)
+        out[p + "attn.c_attn.bias"] = torch.cat([state[b + f"attn.b_{x}"].flatten() for x in "QKV"])
+        out[p + "attn.c_proj.weight"] = rearrange(state[b + "attn.W_O"], "head d_head d_model -> (head d_head) d_model")
+        out[p + "attn.c_proj.bias"] = state[b + "attn.b_O"]
+        out[p + "ln_1.weight"], out[p + "ln_1.bias"] = state[b + "ln1.w"], state[b + "ln1.b"]
+        out[p + "ln_2.weight"], out[p + "ln_2.bias"] = state[b + "ln2.w"], state[b + "ln2.b"]
+        out[p + "mlp.c_fc.weight"], out[p + "mlp.c_fc.bias"] = state[b + "mlp.W_in"], state[b + "mlp.b_in"]
+        out[p + "mlp.c_proj.weight"], out[p + "mlp.c_proj.bias"] = state[b + "mlp.W_out"], state[b + "mlp.b_out"]
+    return {k: v.detach().float().contiguous().clone() for k, v in out.items()}
+
+
+def _gpt2_config(cfg) -> "object":
+    from transformers import GPT2Config
+
+    if cfg.attn_only or cfg.normalization_type != "LN" or cfg.positional_embedding_type != "standard":
+        raise ValueError(f"{cfg.model_name} is not a GPT-2-shaped model (attn_only, normalization, positions).")
+    hf = GPT2Config(
+        vocab_size=cfg.d_vocab, n_positions=cfg.n_ctx, n_embd=cfg.d_model, n_layer=cfg.n_layers,
+        n_head=cfg.n_heads, n_inner=cfg.d_mlp, activation_function=cfg.act_fn,
+        layer_norm_epsilon=cfg.eps, bos_token_id=50256, eos_token_id=50256,
+        tie_word_embeddings=False,  # the stand-in's unembedding is its own matrix
+    )
+    hf.n_ctx = cfg.n_ctx  # TransformerLens reads n_ctx, which the hub's gpt2/config.json carries
+    return hf
+
+
+def write_tokenizer_files(folder: Path) -> None:
+    """GPT-2's tokenizer files as the hub's `gpt2` repository has them."""
+    from micourse.tokenizer import _bpe_files, tokenizer_dir
+
+    src = tokenizer_dir()
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(src / name, folder / name)
+    encoder, merges = _bpe_files()
+    shutil.copy(encoder, folder / "vocab.json")
+    shutil.copy(merges, folder / "merges.txt")
+
+
+def save_gpt2_folder(folder: Path, name: str = "gpt2-small") -> Path:
+    """Write `name`'s stand-in as a Hugging Face GPT-2 folder (weights, config, tokenizer)."""
+    from transformers import GPT2LMHeadModel
+
+    from micourse.models import load_standin
+
+    raw = load_standin(name, "cpu", process_weights=False)
+    hf_cfg = _gpt2_config(raw.cfg)
+    with torch.device("meta"):
+        model = GPT2LMHeadModel(hf_cfg)
+    state = hf_gpt2_state(raw.state_dict(), raw.cfg.n_layers, raw.cfg.n_heads)
+    missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
+    missing = [k for k in missing if not k.endswith("attn.bias") and not k.endswith("masked_bias")]
+    if missing or unexpected:
+        raise RuntimeError(f"export of {name} does not fit GPT2LMHeadModel: missing {missing}, unexpected {unexpected}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    write_tokenizer_files(folder)
+    return folder
+
+
+def save_neel_folder(folder: Path, name: str = "attn-only-2l") -> Path:
+    """Write `name`'s stand-in in the format of TransformerLens's NeelNanda repositories."""
+    from micourse.models import load_standin
+
+    raw = load_standin(name, "cpu", process_weights=False)
+    cfg = raw.cfg
+    tl_config = {
+        "d_model": cfg.d_model, "n_layers": cfg.n_layers, "d_mlp": cfg.d_mlp, "d_head": cfg.d_head,
+        "n_heads": cfg.n_heads, "n_ctx": cfg.n_ctx, "d_vocab": cfg.d_vocab, "tokenizer_name": "gpt2",
+        "act_fn": cfg.act_fn, "attn_only": cfg.attn_only, "normalization": cfg.normalization_type,
+        "shortformer_pos": False,
+    }
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(tl_config, indent=2))
+    state = {k: v.clone() for k, v in raw.state_dict().items() if not k.endswith((".IGNORE", ".mask"))}
+    torch.save(state, folder / "model_final.pth")
+    return folder
+
+
+def cache_root() -> Path:
+    root = os.environ.get("MICOURSE_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "micourse")
+    return Path(root)
+
+
+def standin_hf_folder(name: str = "gpt2-small") -> Path:
+    """A cached Hugging Face folder of the stand-in, rebuilt when the shipped weights change."""
+    from micourse.standins.specs import STANDINS
+    from micourse.standins.weights import WEIGHTS_DIR
+
+    weights = WEIGHTS_DIR / STANDINS[name].weights_file
+    stamp = f"{weights.stat().st_size}-{int(weights.stat().st_mtime)}"
+    folder = cache_root() / "hf" / f"{name}-{stamp}"
+    if not (folder / "config.json").exists():
+        tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+        save_gpt2_folder(tmp, name)
+        try:
+            tmp.rename(folder)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
