@@ -67,7 +67,8 @@ test: setup-browser  ## run every check; exits non-zero on any failure
 
 test-unit: setup lint  ## ruff, then the unit tests of the package, the checkers and the tooling
 	$(NICE) $(PY) -m pytest tests \
-	    --ignore=tests/test_notebooks_run.py --ignore=tests/test_site_browser.py $(PYTEST_ARGS)
+	    --ignore=tests/test_notebooks_run.py --ignore=tests/test_site_browser.py \
+	    --ignore=tests/test_plan_tracker.py $(PYTEST_ARGS)
 
 # One pytest run, so that its closing line counts everything that needs the built site:
 # every solutions notebook (nbmake, must pass), every exercises notebook (may fail only at
@@ -86,7 +87,7 @@ test-notebooks:  ## (needs `make site notebooks`) solutions via nbmake, exercise
 	if [ $${#sols[@]} -eq 0 ]; then echo "no solutions notebook under $(NOTEBOOKS): run 'make notebooks'" >&2; exit 1; fi; \
 	echo "[test] $${#sols[@]} solutions notebooks, the exercises notebooks, the browser tests"; \
 	$(NICE) $(PY) -m pytest --nbmake --nbmake-timeout=$(NB_TIMEOUT) -p no:cacheprovider \
-	    "$${sols[@]}" tests/test_notebooks_run.py tests/test_site_browser.py $(PYTEST_ARGS)
+	    "$${sols[@]}" tests/test_notebooks_run.py tests/test_site_browser.py tests/test_plan_tracker.py $(PYTEST_ARGS)
 
 # The online path (Colab, GitHub Actions) rehearsed here: scripts/rehearsal_hub.py serves the
 # stand-ins under the real repository names through HF_ENDPOINT, so every solutions notebook
@@ -103,7 +104,7 @@ test-exercises:  ## (needs `make notebooks`) only the exercises notebooks
 	$(NICE) $(PY) -m pytest tests/test_notebooks_run.py $(PYTEST_ARGS)
 
 test-browser: setup-browser  ## (needs `make site`) only the browser tests
-	$(PY) -m pytest tests/test_site_browser.py $(PYTEST_ARGS)
+	$(PY) -m pytest tests/test_site_browser.py tests/test_plan_tracker.py $(PYTEST_ARGS)
 
 lint-workflows:  ## actionlint and the pinning rules on .github/workflows
 	$(PY) -m pytest tests/test_workflows.py $(PYTEST_ARGS)

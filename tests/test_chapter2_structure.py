@@ -26,7 +26,9 @@ def test_exercise_format(page):
         assert re.search(r"Difficulty .* · Importance .* · about \d+ minutes", box.source)
         assert "# BEGIN SOLUTION" in solution.source and "# END SOLUTION" in solution.source
         assert "import " not in solution.source, "keep imports out of exercise cells"
-        assert hint.cell_type == "markdown" and hint.source.startswith(":::{hint}") and ":class: dropdown" in hint.source
+        assert (
+            hint.cell_type == "markdown" and hint.source.startswith(":::{hint}") and ":class: dropdown" in hint.source
+        )
         match = re.search(r"from micourse\.checks\.(\w+) import (check_\w+)", check.source)
         assert match and f"{match[2]}(" in check.source, check.source
         module, name = match[1], match[2]

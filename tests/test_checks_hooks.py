@@ -4,6 +4,7 @@ from functools import partial
 
 import pytest
 import torch
+
 from micourse.checks import CheckFailure
 from micourse.checks import hooks as chk
 from micourse.interp import ablation as abl
@@ -26,7 +27,7 @@ def test_store_induction_score():
     chk.check_store_induction_score(good_store)
 
     def rebinds(pattern, hook, store, seq_len):
-        store = detectors.induction_score(pattern, seq_len)
+        store = detectors.induction_score(pattern, seq_len)  # noqa: F841  (the mistake: rebinding the name)
 
     def fixed_layer(pattern, hook, store, seq_len):
         store[0] = detectors.induction_score(pattern, seq_len)
@@ -55,9 +56,15 @@ def test_logit_attribution():
     chk.check_logit_attribution(attr.logit_attribution)
     own = lambda c, W, t: torch.einsum("cbpd,dbp->cbp", c[:, :, :-1], W[:, t[:, :-1]])
     rejects(chk.check_logit_attribution, own, "OWN token")
-    rejects(chk.check_logit_attribution, lambda c, W, t: torch.einsum("cbpd,dbp->cbp", c[:, :, 1:], W[:, t[:, 1:]]), "first position")
+    rejects(
+        chk.check_logit_attribution,
+        lambda c, W, t: torch.einsum("cbpd,dbp->cbp", c[:, :, 1:], W[:, t[:, 1:]]),
+        "first position",
+    )
     rejects(chk.check_logit_attribution, lambda c, W, t: c @ W, "every vocabulary logit")
-    rejects(chk.check_logit_attribution, lambda c, W, t: torch.einsum("cbpd,dbp->bp", c[:, :, :-1], W[:, t[:, 1:]]), "shape")
+    rejects(
+        chk.check_logit_attribution, lambda c, W, t: torch.einsum("cbpd,dbp->bp", c[:, :, :-1], W[:, t[:, 1:]]), "shape"
+    )
 
 
 def test_zero_ablate_head():
@@ -82,6 +89,7 @@ def test_mean_ablate_head():
         def fn(z, hook, head):
             z[:, :, head] = z[:, :, head].mean(axes, keepdim=True)
             return z
+
         return fn
 
     rejects(chk.check_mean_ablate_head, over((0, 1)), "positions too")

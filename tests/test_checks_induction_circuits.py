@@ -4,10 +4,11 @@ import math
 
 import pytest
 import torch
+from transformer_lens import FactoredMatrix
+
 from micourse.checks import CheckFailure
 from micourse.checks import induction_circuits as chk
 from micourse.interp import circuits as ref
-from transformer_lens import FactoredMatrix
 
 
 def rejects(check, fn, *fragments):
@@ -32,26 +33,30 @@ def test_top1_diagonal_fraction():
     def sliced(M, bs):  # uses FactoredMatrix slicing instead of the factors
         n, hits = M.shape[0], 0
         for s in range(0, n, bs):
-            rows = M.A[s:s + bs] @ M.B
+            rows = M.A[s : s + bs] @ M.B
             hits += (rows.argmax(-1) == torch.arange(s, s + rows.shape[0])).sum().item()
         return torch.tensor(hits / n)
 
     chk.check_top1_diagonal_fraction(sliced)
-    rejects(chk.check_top1_diagonal_fraction, lambda M, bs: (M.AB.argmax(-1) == torch.arange(M.shape[0])).float().mean(), "materialised")
+    rejects(
+        chk.check_top1_diagonal_fraction,
+        lambda M, bs: (M.AB.argmax(-1) == torch.arange(M.shape[0])).float().mean(),
+        "materialised",
+    )
 
     def local_arange(M, bs):
         n, hits = M.shape[0], 0
         for s in range(0, n, bs):
-            rows = M.A[s:s + bs] @ M.B
+            rows = M.A[s : s + bs] @ M.B
             hits += (rows.argmax(-1) == torch.arange(rows.shape[0])).sum().item()
         return hits / n
 
     def columns(M, bs):
-        full = torch.cat([M.A[s:s + bs] @ M.B for s in range(0, M.shape[0], bs)])
+        full = torch.cat([M.A[s : s + bs] @ M.B for s in range(0, M.shape[0], bs)])
         return (full.argmax(0) == torch.arange(M.shape[0])).float().mean()
 
     def count(M, bs):
-        full = torch.cat([M.A[s:s + bs] @ M.B for s in range(0, M.shape[0], bs)])
+        full = torch.cat([M.A[s : s + bs] @ M.B for s in range(0, M.shape[0], bs)])
         return (full.argmax(-1) == torch.arange(M.shape[0])).sum()
 
     rejects(chk.check_top1_diagonal_fraction, local_arange, "start + i")
@@ -73,7 +78,11 @@ def test_positional_pattern():
     chk.check_positional_pattern(_pos)
     rejects(chk.check_positional_pattern, lambda *a: _pos(*a, scale=False), "sqrt(d_head)")
     rejects(chk.check_positional_pattern, lambda *a: _pos(*a, swap=True), "swapped")
-    rejects(chk.check_positional_pattern, lambda p, Q, K: (p @ Q @ (p @ K).T / math.sqrt(Q.shape[-1])).softmax(-1), "future keys")
+    rejects(
+        chk.check_positional_pattern,
+        lambda p, Q, K: (p @ Q @ (p @ K).T / math.sqrt(Q.shape[-1])).softmax(-1),
+        "future keys",
+    )
     rejects(chk.check_positional_pattern, lambda *a: _pos(*a, dim=-2), "over queries")
 
 
@@ -83,7 +92,9 @@ def test_composition_score():
     rejects(chk.check_composition_score, lambda A, B: (A @ B).norm(), "normalise")
     rejects(chk.check_composition_score, lambda A, B: (B @ A).norm() / (A.norm() * B.norm()), "wrong order")
     rejects(chk.check_composition_score, lambda A, B: (A @ B).norm() / (A.norm() + B.norm()), "PRODUCT")
-    rejects(chk.check_composition_score, lambda A, B: (A @ B).pow(2).sum() / (A.pow(2).sum() * B.pow(2).sum()), "squared")
+    rejects(
+        chk.check_composition_score, lambda A, B: (A @ B).pow(2).sum() / (A.pow(2).sum() * B.pow(2).sum()), "squared"
+    )
 
 
 def test_composition_scores():
@@ -103,6 +114,12 @@ def test_composition_scores():
 def test_score_by_key_source():
     chk.check_score_by_key_source(ref.score_by_key_source)
     rejects(chk.check_score_by_key_source, lambda q, c, W: q @ (c @ W).transpose(-1, -2), "sqrt(d_head)")
-    rejects(chk.check_score_by_key_source, lambda q, c, W: (c @ W) @ q.T / math.sqrt(W.shape[-1]), "(component, key, query)")
-    rejects(chk.check_score_by_key_source, lambda q, c, W: (q @ (c @ W).transpose(-1, -2) / math.sqrt(W.shape[-1])).sum(0), "summed over the components")
+    rejects(
+        chk.check_score_by_key_source, lambda q, c, W: (c @ W) @ q.T / math.sqrt(W.shape[-1]), "(component, key, query)"
+    )
+    rejects(
+        chk.check_score_by_key_source,
+        lambda q, c, W: (q @ (c @ W).transpose(-1, -2) / math.sqrt(W.shape[-1])).sum(0),
+        "summed over the components",
+    )
     rejects(chk.check_score_by_key_source, lambda q, c, W: (q @ (c @ W).transpose(-1, -2)).softmax(-1), "softmax")

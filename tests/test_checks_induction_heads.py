@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from micourse.checks import CheckFailure
 from micourse.checks import induction_heads as chk
 from micourse.interp import detectors as ref
@@ -20,7 +21,9 @@ def test_current_token_score():
     rejects(chk.check_current_token_score, lambda p: p.diagonal(-1, dim1=-2, dim2=-1).mean((0, -1)), "previous token")
     rejects(chk.check_current_token_score, lambda p: p.diagonal(dim1=-2, dim2=-1).sum(-1).mean(0), "mean")
     rejects(chk.check_current_token_score, lambda p: p.diagonal(dim1=-2, dim2=-1).mean(-1), "batch")
-    rejects(chk.check_current_token_score, lambda p: p.diagonal(dim1=-2, dim2=-1)[..., 1:].mean((0, -1)), "first position")
+    rejects(
+        chk.check_current_token_score, lambda p: p.diagonal(dim1=-2, dim2=-1)[..., 1:].mean((0, -1)), "first position"
+    )
 
 
 def test_previous_token_score():
@@ -58,7 +61,14 @@ def test_repeated_tokens():
         return torch.cat([half, half], 1)
 
     def two_draws(bos, n, b, lo, hi, g):
-        return torch.cat([torch.full((b, 1), bos), torch.randint(lo, hi, (b, n), generator=g), torch.randint(lo, hi, (b, n), generator=g)], 1)
+        return torch.cat(
+            [
+                torch.full((b, 1), bos),
+                torch.randint(lo, hi, (b, n), generator=g),
+                torch.randint(lo, hi, (b, n), generator=g),
+            ],
+            1,
+        )
 
     def no_generator(bos, n, b, lo, hi, g):
         half = torch.randint(lo, hi, (b, n))
@@ -83,8 +93,20 @@ def test_loss_by_half():
 
 def test_induction_score():
     chk.check_induction_score(ref.induction_score)
-    rejects(chk.check_induction_score, lambda p, n: p.diagonal(-n, dim1=-2, dim2=-1)[..., 1:].mean((0, -1)), "duplicate-token")
+    rejects(
+        chk.check_induction_score,
+        lambda p, n: p.diagonal(-n, dim1=-2, dim2=-1)[..., 1:].mean((0, -1)),
+        "duplicate-token",
+    )
     rejects(chk.check_induction_score, lambda p, n: p.diagonal(-(n - 1), dim1=-2, dim2=-1).mean((0, -1)), "first copy")
-    rejects(chk.check_induction_score, lambda p, n: p.diagonal(-(n - 1), dim1=-2, dim2=-1)[..., 1:].mean((0, -1)), "last token of the first copy")
-    rejects(chk.check_induction_score, lambda p, n: p.diagonal(-(n + 1), dim1=-2, dim2=-1)[..., 1:].mean((0, -1)), "BEFORE")
-    rejects(chk.check_induction_score, lambda p, n: p.diagonal(-(n - 1), dim1=-1, dim2=-2)[..., 1:].mean((0, -1)), "differ")
+    rejects(
+        chk.check_induction_score,
+        lambda p, n: p.diagonal(-(n - 1), dim1=-2, dim2=-1)[..., 1:].mean((0, -1)),
+        "last token of the first copy",
+    )
+    rejects(
+        chk.check_induction_score, lambda p, n: p.diagonal(-(n + 1), dim1=-2, dim2=-1)[..., 1:].mean((0, -1)), "BEFORE"
+    )
+    rejects(
+        chk.check_induction_score, lambda p, n: p.diagonal(-(n - 1), dim1=-1, dim2=-2)[..., 1:].mean((0, -1)), "differ"
+    )

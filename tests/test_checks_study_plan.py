@@ -2,9 +2,10 @@
 
 import pytest
 import torch
+from torch import nn
+
 from micourse.checks import CheckFailure
 from micourse.checks import study_plan as chk
-from torch import nn
 
 M, S = chk.MNIST_MEAN, chk.MNIST_STD
 
@@ -35,16 +36,31 @@ def _batches_drop_last(xs, ys, bs):
 
 def test_make_batches():
     chk.check_make_batches(chk.make_batches_reference)
-    chk.check_make_batches(lambda xs, ys, bs: (b for b in chk.make_batches_reference(xs, ys, bs)))  # a generator is fine
+    chk.check_make_batches(
+        lambda xs, ys, bs: (b for b in chk.make_batches_reference(xs, ys, bs))
+    )  # a generator is fine
     rejects(chk.check_make_batches, _batches_drop_last, "short batch")
-    rejects(chk.check_make_batches,
-            lambda xs, ys, bs: [(torch.stack(xs[i:i + bs]), torch.tensor(ys[i:i + bs], dtype=torch.float32)) for i in range(0, len(xs), bs)],
-            "int64")
-    rejects(chk.check_make_batches, lambda xs, ys, bs: [(list(xs[i:i + bs]), torch.tensor(ys[i:i + bs])) for i in range(0, len(xs), bs)],
-            "torch.stack")
-    rejects(chk.check_make_batches,
-            lambda xs, ys, bs: [(torch.stack(xs[i:i + bs]), torch.tensor(ys[i + 1:i + bs + 1] + ys[:1])[:len(xs[i:i + bs])]) for i in range(0, len(xs), bs)],
-            "labels")
+    rejects(
+        chk.check_make_batches,
+        lambda xs, ys, bs: [
+            (torch.stack(xs[i : i + bs]), torch.tensor(ys[i : i + bs], dtype=torch.float32))
+            for i in range(0, len(xs), bs)
+        ],
+        "int64",
+    )
+    rejects(
+        chk.check_make_batches,
+        lambda xs, ys, bs: [(list(xs[i : i + bs]), torch.tensor(ys[i : i + bs])) for i in range(0, len(xs), bs)],
+        "torch.stack",
+    )
+    rejects(
+        chk.check_make_batches,
+        lambda xs, ys, bs: [
+            (torch.stack(xs[i : i + bs]), torch.tensor(ys[i + 1 : i + bs + 1] + ys[:1])[: len(xs[i : i + bs])])
+            for i in range(0, len(xs), bs)
+        ],
+        "labels",
+    )
 
 
 class _NoStandardise(chk.MnistDatasetReference):
@@ -80,7 +96,11 @@ def test_build_mlp():
     chk.check_build_mlp(chk.build_mlp_reference)
     chk.check_build_mlp(lambda: nn.Sequential(nn.Linear(784, 256), nn.GELU(), nn.Linear(256, 10)))
     rejects(chk.check_build_mlp, lambda: nn.Sequential(nn.Linear(784, 256), nn.Linear(256, 10)), "nonlinearity")
-    rejects(chk.check_build_mlp, lambda: nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10), nn.Softmax(-1)), "softmax")
+    rejects(
+        chk.check_build_mlp,
+        lambda: nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10), nn.Softmax(-1)),
+        "softmax",
+    )
     rejects(chk.check_build_mlp, lambda: nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10)), "256")
     rejects(chk.check_build_mlp, lambda: nn.Linear(784, 10), "nn.Sequential")
 
@@ -91,9 +111,17 @@ def test_build_mlp():
 def test_attention_mask():
     chk.check_attention_mask(chk.attention_mask_reference)
     chk.check_attention_mask(lambda L, n: torch.arange(n)[None] < torch.tensor(L)[:, None])  # bool is fine
-    rejects(chk.check_attention_mask, lambda L, n: (torch.arange(n)[None] <= torch.tensor(L)[:, None]).long(), "off by one")
-    rejects(chk.check_attention_mask, lambda L, n: (torch.arange(n)[None] >= n - torch.tensor(L)[:, None]).long(), "left-padding")
-    rejects(chk.check_attention_mask, lambda L, n: (torch.arange(n)[None] >= torch.tensor(L)[:, None]).long(), "inverted")
+    rejects(
+        chk.check_attention_mask, lambda L, n: (torch.arange(n)[None] <= torch.tensor(L)[:, None]).long(), "off by one"
+    )
+    rejects(
+        chk.check_attention_mask,
+        lambda L, n: (torch.arange(n)[None] >= n - torch.tensor(L)[:, None]).long(),
+        "left-padding",
+    )
+    rejects(
+        chk.check_attention_mask, lambda L, n: (torch.arange(n)[None] >= torch.tensor(L)[:, None]).long(), "inverted"
+    )
     rejects(chk.check_attention_mask, lambda L, n: (torch.arange(n)[None] < torch.tensor(L)[:, None]).float(), "dtype")
 
 
@@ -102,8 +130,11 @@ def test_real_token_columns():
 
     chk.check_real_token_columns(chk.real_token_columns_reference)
     rejects(chk.check_real_token_columns, lambda a, m: einops.rearrange(a, "b s h -> h (b s)"), "padding")
-    rejects(chk.check_real_token_columns,
-            lambda a, m: einops.rearrange(a, "b s h -> h (s b)")[:, einops.rearrange(m, "b s -> (s b)").bool()], "(s b)")
+    rejects(
+        chk.check_real_token_columns,
+        lambda a, m: einops.rearrange(a, "b s h -> h (s b)")[:, einops.rearrange(m, "b s -> (s b)").bool()],
+        "(s b)",
+    )
     rejects(chk.check_real_token_columns, lambda a, m: chk.real_token_columns_reference(a, m).T, "shape")
     rejects(chk.check_real_token_columns, lambda a, m: a[m.bool()], "shape")
 
@@ -113,6 +144,7 @@ def _no_wraps(fn):
         out = fn(*args, **kwargs)
         print(fn.__name__, [tuple(a.shape) for a in args if isinstance(a, torch.Tensor)], "->", tuple(out.shape))
         return out
+
     return wrapper
 
 
@@ -123,6 +155,7 @@ def _no_return(fn):
     def wrapper(*args, **kwargs):
         out = fn(*args, **kwargs)
         print(fn.__name__, [tuple(a.shape) for a in args], tuple(out.shape))
+
     return wrapper
 
 
@@ -134,6 +167,7 @@ def _output_only(fn):
         out = fn(*args, **kwargs)
         print(fn.__name__, "->", tuple(out.shape))
         return out
+
     return wrapper
 
 
@@ -145,6 +179,7 @@ def _drops_kwargs(fn):
         out = fn(*args)
         print(fn.__name__, [tuple(a.shape) for a in args], tuple(out.shape))
         return out
+
     return wrapper
 
 
@@ -193,7 +228,9 @@ def _gen(**overrides):
         if overrides.get("same_name"):
             return [dict(item, io=item["s"]) for item in out]
         if overrides.get("global_rng"):
-            return chk.ioi_prompts_reference(n, templates=templates, names=names, places=places, objects=objects, seed=random.random())
+            return chk.ioi_prompts_reference(
+                n, templates=templates, names=names, places=places, objects=objects, seed=random.random()
+            )
         return out
 
     return fn
@@ -212,13 +249,20 @@ def test_ioi_generator():
     rejects(chk.check_ioi_generator, _gen(same_name=True), "DIFFERENT")
     rejects(chk.check_ioi_generator, _gen(global_rng=True), "same seed")
     rejects(chk.check_ioi_generator, _no_value_error, "ValueError")
-    rejects(chk.check_ioi_generator,
-            lambda n, **kw: chk.ioi_prompts_reference(n, **dict(kw, names=("John", "Mary", "Tom"))), "names")
+    rejects(
+        chk.check_ioi_generator,
+        lambda n, **kw: chk.ioi_prompts_reference(n, **dict(kw, names=("John", "Mary", "Tom"))),
+        "names",
+    )
 
 
 def test_logit_diff():
     chk.check_logit_diff(chk.logit_diff_reference)
-    chk.check_logit_diff(lambda lg, io, s: (lg.log_softmax(-1)[:, -1].gather(-1, io[:, None]) - lg.log_softmax(-1)[:, -1].gather(-1, s[:, None]))[:, 0])
+    chk.check_logit_diff(
+        lambda lg, io, s: (
+            lg.log_softmax(-1)[:, -1].gather(-1, io[:, None]) - lg.log_softmax(-1)[:, -1].gather(-1, s[:, None])
+        )[:, 0]
+    )
     rejects(chk.check_logit_diff, lambda lg, io, s: -chk.logit_diff_reference(lg, io, s), "sign")
     rejects(chk.check_logit_diff, lambda lg, io, s: chk.logit_diff_reference(lg.softmax(-1), io, s), "probabilities")
     rejects(chk.check_logit_diff, lambda lg, io, s: chk.logit_diff_reference(lg[:, :1], io, s), "position 0")
@@ -234,7 +278,9 @@ def test_patch_position():
     chk.check_patch_position(chk.patch_position_reference)
     chk.check_patch_position(_patch_in_place)  # in place, returning None, is fine in a hook
     rejects(chk.check_patch_position, lambda a, h, c, p: c, "whole clean")
-    rejects(chk.check_patch_position, lambda a, h, c, p: chk.patch_position_reference(a, h, c, min(p + 1, 4)), "off by one")
+    rejects(
+        chk.check_patch_position, lambda a, h, c, p: chk.patch_position_reference(a, h, c, min(p + 1, 4)), "off by one"
+    )
     rejects(chk.check_patch_position, lambda a, h, c, p: a, "changed nothing")
 
     def first_only(a, h, c, p):
@@ -253,6 +299,10 @@ def test_ablate_position_signal():
     chk.check_ablate_position_signal(ref)
     rejects(chk.check_ablate_position_signal, lambda x, h, W: x - W[: x.shape[1]], "zero-ablation")
     rejects(chk.check_ablate_position_signal, lambda x, h, W: x - (W - W.mean(0))[: x.shape[1]], "all n_ctx")
-    rejects(chk.check_ablate_position_signal, lambda x, h, W: x - (W[: x.shape[1]] - W[: x.shape[1]].mean(-1, keepdim=True)), "d_model")
+    rejects(
+        chk.check_ablate_position_signal,
+        lambda x, h, W: x - (W[: x.shape[1]] - W[: x.shape[1]].mean(-1, keepdim=True)),
+        "d_model",
+    )
     rejects(chk.check_ablate_position_signal, lambda x, h, W: 2 * x - ref(x, h, W), "swapped")
     rejects(chk.check_ablate_position_signal, lambda x, h, W: x - (W - W.mean(0)), "raised RuntimeError")

@@ -5,6 +5,7 @@ import math
 import einops
 import pytest
 import torch
+
 from micourse.checks import CheckFailure
 from micourse.checks import tl_basics as chk
 from micourse.interp import basics as ref
@@ -28,9 +29,17 @@ def test_token_accuracy():
 
 def test_next_token_log_probs():
     chk.check_next_token_log_probs(ref.next_token_log_probs)
-    rejects(chk.check_next_token_log_probs, lambda l, t: l.log_softmax(-1)[:, :-1].gather(-1, t[:, :-1, None])[..., 0], "same position")
+    rejects(
+        chk.check_next_token_log_probs,
+        lambda l, t: l.log_softmax(-1)[:, :-1].gather(-1, t[:, :-1, None])[..., 0],
+        "same position",
+    )
     rejects(chk.check_next_token_log_probs, lambda l, t: l[:, :-1].gather(-1, t[:, 1:, None])[..., 0], "log_softmax")
-    rejects(chk.check_next_token_log_probs, lambda l, t: l[:, :-1].softmax(-1).gather(-1, t[:, 1:, None])[..., 0], "probabilities")
+    rejects(
+        chk.check_next_token_log_probs,
+        lambda l, t: l[:, :-1].softmax(-1).gather(-1, t[:, 1:, None])[..., 0],
+        "probabilities",
+    )
     rejects(chk.check_next_token_log_probs, lambda l, t: l.log_softmax(-1).gather(-1, t[..., None])[..., 0], "shape")
 
 
@@ -58,7 +67,11 @@ def test_head_outputs():
     chk.check_head_outputs(ref.head_outputs)
     rejects(chk.check_head_outputs, lambda z, W: einops.einsum(z, W, "b p h e, h e d -> b p d"), "summed over heads")
     rejects(chk.check_head_outputs, lambda z, W: einops.einsum(z, W, "b p h e, g e d -> b p g d"), "same letter")
-    rejects(chk.check_head_outputs, lambda z, W: einops.einsum(z, W, "b p h e, h e d -> b h p d"), "(batch, pos, head, d_model)")
+    rejects(
+        chk.check_head_outputs,
+        lambda z, W: einops.einsum(z, W, "b p h e, h e d -> b h p d"),
+        "(batch, pos, head, d_model)",
+    )
 
 
 def test_logit_lens():

@@ -4,15 +4,27 @@ induction head in layer 1, K-composition between them far above a random baselin
 
 import pytest
 import torch
+from transformer_lens import FactoredMatrix, HookedTransformer, HookedTransformerConfig
+
 from micourse.interp import attribution, basics, circuits, detectors
 from micourse.interp import tokens as token_tools
-from transformer_lens import FactoredMatrix, HookedTransformer, HookedTransformerConfig
 
 
 @pytest.fixture(params=["standard", "shortformer"])
 def processed_model(request):
-    cfg = HookedTransformerConfig(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=20, d_vocab=30, attn_only=True,
-                                  normalization_type="LN", positional_embedding_type=request.param, act_fn="gelu_new", seed=0)
+    cfg = HookedTransformerConfig(
+        n_layers=2,
+        d_model=16,
+        n_heads=2,
+        d_head=8,
+        n_ctx=20,
+        d_vocab=30,
+        attn_only=True,
+        normalization_type="LN",
+        positional_embedding_type=request.param,
+        act_fn="gelu_new",
+        seed=0,
+    )
     model = HookedTransformer(cfg, move_to_device=False)
     model.process_weights_(fold_ln=True, center_writing_weights=True, center_unembed=True)
     return model
@@ -76,7 +88,9 @@ def test_attn_only_2l_has_the_induction_circuit():
     model = load_model("attn-only-2l", verbose=False)
     seq_len = 30
     low, high = token_tools.vocab_range(model)
-    tokens = token_tools.repeated_tokens(token_tools.bos_id(model), seq_len, 8, low, high, torch.Generator().manual_seed(0))
+    tokens = token_tools.repeated_tokens(
+        token_tools.bos_id(model), seq_len, 8, low, high, torch.Generator().manual_seed(0)
+    )
     _, cache = model.run_with_cache(tokens)
     induction = torch.stack([detectors.induction_score(cache["pattern", l], seq_len) for l in range(2)])
     previous = detectors.scores_by_layer(cache, 2, detectors.previous_token_score)

@@ -14,6 +14,7 @@ import re
 import urllib.request
 
 import pytest
+
 from conftest import ROOT, SITE, need_built
 from test_site_browser import browser, server  # noqa: F401 - pytest fixtures, used by name
 

@@ -75,7 +75,9 @@ def verify(path: Path) -> None:
         raise MnistError(f"{path} is missing.")
     actual = md5(path)
     if actual != expected:
-        raise MnistError(f"{path} has MD5 {actual}, expected {expected}: the file is damaged or not MNIST. Delete it and retry.")
+        raise MnistError(
+            f"{path} has MD5 {actual}, expected {expected}: the file is damaged or not MNIST. Delete it and retry."
+        )
 
 
 def package_dir() -> Path | None:
@@ -133,7 +135,9 @@ def locate(offline: bool | None = None) -> tuple[dict[str, Path], str]:
         offline = True  # e.g. a rehearsal of the online path without internet: don't wait on timeouts
     if not offline:
         try:
-            return {n: _download(n, cache_dir()) for n in FILES}, f"downloaded from {MIRRORS[0]} (cached in {cache_dir()})"
+            return {
+                n: _download(n, cache_dir()) for n in FILES
+            }, f"downloaded from {MIRRORS[0]} (cached in {cache_dir()})"
         except MnistError:
             if packaged is None:
                 raise

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import torch
 
@@ -37,20 +37,40 @@ def check_store_induction_score(fn: Callable) -> None:
         except Exception as err:
             raise CheckFailure(f"Running your hook raised {type(err).__name__}: {err}") from err
     if torch.isnan(store).all():
-        raise CheckFailure("Your hook wrote nothing into `store`: assign in place, e.g. store[hook.layer()] = scores "
-                           "(rebinding the name `store` inside the function does not change the caller's tensor).")
+        raise CheckFailure(
+            "Your hook wrote nothing into `store`: assign in place, e.g. store[hook.layer()] = scores "
+            "(rebinding the name `store` inside the function does not change the caller's tensor)."
+        )
     if torch.isnan(store).any():
         rows = [l for l in range(3) if torch.isnan(store[l]).any()]
-        raise CheckFailure(f"Layers {rows} of `store` were never written: the hook runs once per layer; index store by hook.layer().")
+        raise CheckFailure(
+            f"Layers {rows} of `store` were never written: the hook runs once per layer; index store by hook.layer()."
+        )
     for l in range(3):
         if l > 0 and torch.allclose(store[l], expected[0]) and not torch.allclose(expected[l], expected[0]):
-            raise CheckFailure("Every layer's row holds layer 0's scores: index `store` by hook.layer(), not a fixed layer.")
-    compare(store, expected, what="the scores your hook stored (layer, head)",
-            mistakes=[(lambda: torch.stack([cache["pattern", l].diagonal(-seq_len, dim1=-2, dim2=-1)[..., 1:].mean((0, -1)) for l in range(3)]),
-                       "offset -seq_len measures attention to the earlier copy of the same token; induction looks one further: -(seq_len - 1)."),
-                      (lambda: torch.stack([cache["pattern", l].diagonal(-(seq_len - 1), dim1=-2, dim2=-1).mean((0, -1)) for l in range(3)]),
-                       "count only the queries of the repeat (the last seq_len entries of the diagonal), as on the previous page.")],
-            hint="Inside the hook: store[hook.layer()] = induction score of `pattern` (batch, head, query, key) for this seq_len.")
+            raise CheckFailure(
+                "Every layer's row holds layer 0's scores: index `store` by hook.layer(), not a fixed layer."
+            )
+    compare(
+        store,
+        expected,
+        what="the scores your hook stored (layer, head)",
+        mistakes=[
+            (
+                lambda: torch.stack(
+                    [cache["pattern", l].diagonal(-seq_len, dim1=-2, dim2=-1)[..., 1:].mean((0, -1)) for l in range(3)]
+                ),
+                "offset -seq_len measures attention to the earlier copy of the same token; induction looks one further: -(seq_len - 1).",
+            ),
+            (
+                lambda: torch.stack(
+                    [cache["pattern", l].diagonal(-(seq_len - 1), dim1=-2, dim2=-1).mean((0, -1)) for l in range(3)]
+                ),
+                "count only the queries of the repeat (the last seq_len entries of the diagonal), as on the previous page.",
+            ),
+        ],
+        hint="Inside the hook: store[hook.layer()] = induction score of `pattern` (batch, head, query, key) for this seq_len.",
+    )
     passed("store_induction_score")
 
 
@@ -66,13 +86,33 @@ def check_apply_final_ln(fn: Callable) -> None:
         comps = torch.randn(c, b, p, d, generator=g) + torch.randn(c, b, p, 1, generator=g)  # not centred
         scale = torch.rand(b, p, 1, generator=g) + 0.5
         out = call(fn, "apply_final_ln", comps.clone(), scale.clone())
-        compare(out, _apply_ln_reference(comps, scale), what="apply_final_ln",
-                mistakes=[(lambda: comps / scale, "you did not centre the components: subtract each one's mean over d_model (LayerNorm centres, and it is linear in that step)."),
-                          (lambda: (comps - comps.mean(-1, keepdim=True)) * scale, "you multiplied by the scale; LayerNorm divides by it."),
-                          (lambda: (comps - comps.mean(0, keepdim=True)) / scale, "you centred over the component axis; centre each vector over d_model (the last axis)."),
-                          (lambda: (comps - comps.mean(-1, keepdim=True)) / comps.sum(0).pow(2).mean(-1, keepdim=True).add(1e-5).sqrt(),
-                           "you recomputed the scale from the components; use the scale the model computed (ln_final.hook_scale), which is the same for every component.")],
-                hint="(components - components.mean(-1, keepdim=True)) / scale; scale (batch, pos, 1) broadcasts over the component axis.")
+        compare(
+            out,
+            _apply_ln_reference(comps, scale),
+            what="apply_final_ln",
+            mistakes=[
+                (
+                    lambda: comps / scale,
+                    "you did not centre the components: subtract each one's mean over d_model (LayerNorm centres, and it is linear in that step).",
+                ),
+                (
+                    lambda: (comps - comps.mean(-1, keepdim=True)) * scale,
+                    "you multiplied by the scale; LayerNorm divides by it.",
+                ),
+                (
+                    lambda: (comps - comps.mean(0, keepdim=True)) / scale,
+                    "you centred over the component axis; centre each vector over d_model (the last axis).",
+                ),
+                (
+                    lambda: (
+                        (comps - comps.mean(-1, keepdim=True))
+                        / comps.sum(0).pow(2).mean(-1, keepdim=True).add(1e-5).sqrt()
+                    ),
+                    "you recomputed the scale from the components; use the scale the model computed (ln_final.hook_scale), which is the same for every component.",
+                ),
+            ],
+            hint="(components - components.mean(-1, keepdim=True)) / scale; scale (batch, pos, 1) broadcasts over the component axis.",
+        )
     passed("apply_final_ln")
 
 
@@ -87,15 +127,33 @@ def check_logit_attribution(fn: Callable) -> None:
         out = call(fn, "logit_attribution", comps.clone(), W_U.clone(), tokens.clone())
         all_logits = comps @ W_U  # c b p v
         if isinstance(out, torch.Tensor) and tuple(out.shape) in {(c, b, p, v), (c, b, p - 1, v)}:
-            raise CheckFailure("logit_attribution returned every vocabulary logit: keep only the logit of the actual next token.")
-        compare(out, ref_attr.logit_attribution(comps, W_U, tokens), what="logit_attribution",
-                mistakes=[(lambda: all_logits[:, :, :-1].gather(-1, tokens[None, :, :-1, None].expand(c, -1, -1, 1))[..., 0],
-                           "you scored each position on its OWN token; position p contributes to the logit of token p + 1."),
-                          (lambda: all_logits[:, :, 1:].gather(-1, tokens[None, :, 1:, None].expand(c, -1, -1, 1))[..., 0],
-                           "you dropped the first position instead of the last: position p (0 .. pos - 2) predicts token p + 1."),
-                          (lambda: all_logits[:, :, :-1].log_softmax(-1).gather(-1, tokens[None, :, 1:, None].expand(c, -1, -1, 1))[..., 0],
-                           "no softmax here: a direct logit attribution is linear, so the contributions add up to the logit.")],
-                hint="W_U[:, tokens[:, 1:]] is (d_model, batch, pos - 1): the unembedding direction of each next token. einsum it with components[:, :, :-1].")
+            raise CheckFailure(
+                "logit_attribution returned every vocabulary logit: keep only the logit of the actual next token."
+            )
+        compare(
+            out,
+            ref_attr.logit_attribution(comps, W_U, tokens),
+            what="logit_attribution",
+            mistakes=[
+                (
+                    lambda: all_logits[:, :, :-1].gather(-1, tokens[None, :, :-1, None].expand(c, -1, -1, 1))[..., 0],
+                    "you scored each position on its OWN token; position p contributes to the logit of token p + 1.",
+                ),
+                (
+                    lambda: all_logits[:, :, 1:].gather(-1, tokens[None, :, 1:, None].expand(c, -1, -1, 1))[..., 0],
+                    "you dropped the first position instead of the last: position p (0 .. pos - 2) predicts token p + 1.",
+                ),
+                (
+                    lambda: (
+                        all_logits[:, :, :-1]
+                        .log_softmax(-1)
+                        .gather(-1, tokens[None, :, 1:, None].expand(c, -1, -1, 1))[..., 0]
+                    ),
+                    "no softmax here: a direct logit attribution is linear, so the contributions add up to the logit.",
+                ),
+            ],
+            hint="W_U[:, tokens[:, 1:]] is (d_model, batch, pos - 1): the unembedding direction of each next token. einsum it with components[:, :, :-1].",
+        )
     passed("logit_attribution")
 
 
@@ -118,11 +176,20 @@ def check_zero_ablate_head(fn: Callable) -> None:
         wrong_axis[:, head] = 0
         others = z.clone()
         others[:, :, [h for h in range(3) if h != head]] = 0
-        compare(out, expected, what=f"zero_ablate_head(head={head})",
-                mistakes=[(wrong_axis, "you zeroed a position: z is (batch, pos, head, d_head), so the head is the third axis: z[:, :, head]."),
-                          (others, "you zeroed every head except `head`."),
-                          (torch.zeros_like(z), "you zeroed all heads; only `head` should go.")],
-                hint="z[:, :, head] = 0, then return z.")
+        compare(
+            out,
+            expected,
+            what=f"zero_ablate_head(head={head})",
+            mistakes=[
+                (
+                    wrong_axis,
+                    "you zeroed a position: z is (batch, pos, head, d_head), so the head is the third axis: z[:, :, head].",
+                ),
+                (others, "you zeroed every head except `head`."),
+                (torch.zeros_like(z), "you zeroed all heads; only `head` should go."),
+            ],
+            hint="z[:, :, head] = 0, then return z.",
+        )
     passed("zero_ablate_head")
 
 
@@ -142,12 +209,24 @@ def check_mean_ablate_head(fn: Callable) -> None:
             w[:, :, head] = z[:, :, head].mean(axes, keepdim=True)
             return w
 
-        compare(out, expected, what=f"mean_ablate_head(head={head})",
-                mistakes=[(variant((0, 1)), "you averaged over positions too; average over the batch only, keeping one mean per position."),
-                          (variant(1), "you averaged over positions; average over the batch (axis 0)."),
-                          (variant(-1), "you averaged over d_head; average over the batch (axis 0)."),
-                          (lambda: ref_ablation.zero_ablate_head(z.clone(), None, head), "you zero-ablated; replace the head by its batch mean instead.")],
-                hint="z[:, :, head] = z[:, :, head].mean(dim=0, keepdim=True), then return z.")
+        compare(
+            out,
+            expected,
+            what=f"mean_ablate_head(head={head})",
+            mistakes=[
+                (
+                    variant((0, 1)),
+                    "you averaged over positions too; average over the batch only, keeping one mean per position.",
+                ),
+                (variant(1), "you averaged over positions; average over the batch (axis 0)."),
+                (variant(-1), "you averaged over d_head; average over the batch (axis 0)."),
+                (
+                    lambda: ref_ablation.zero_ablate_head(z.clone(), None, head),
+                    "you zero-ablated; replace the head by its batch mean instead.",
+                ),
+            ],
+            hint="z[:, :, head] = z[:, :, head].mean(dim=0, keepdim=True), then return z.",
+        )
     passed("mean_ablate_head")
 
 
@@ -160,12 +239,21 @@ def check_ablation_loss_increase(fn: Callable) -> None:
         out = call(fn, "ablation_loss_increase", model, tokens, ablate)
         if len(model.hook_dict) and any(h.fwd_hooks for h in model.hook_dict.values()):
             model.reset_hooks()
-            raise CheckFailure("Hooks were left on the model after your function: use model.run_with_hooks (it removes them) rather than add_hook.")
+            raise CheckFailure(
+                "Hooks were left on the model after your function: use model.run_with_hooks (it removes them) rather than add_hook."
+            )
         expected = ref_ablation.ablation_loss_increase(model, tokens, ablate)
         clean = ref_ablation.loss(model, tokens)
-        compare(out, expected, what=f"ablation_loss_increase with {ablate.__name__}", atol=1e-4,
-                mistakes=[(lambda: expected + clean, "you returned the ablated loss itself; subtract the clean loss."),
-                          (lambda: -expected, "your sign is flipped: ablated loss MINUS clean loss."),
-                          (lambda: expected.T, "your table is (head, layer); make it (layer, head).")],
-                hint="For each (layer, head): run_with_hooks with (f'blocks.{layer}.attn.hook_z', partial(ablate, head=head)), compute the mean next-token loss, subtract the clean loss.")
+        compare(
+            out,
+            expected,
+            what=f"ablation_loss_increase with {ablate.__name__}",
+            atol=1e-4,
+            mistakes=[
+                (lambda: expected + clean, "you returned the ablated loss itself; subtract the clean loss."),
+                (lambda: -expected, "your sign is flipped: ablated loss MINUS clean loss."),
+                (lambda: expected.T, "your table is (head, layer); make it (layer, head)."),
+            ],
+            hint="For each (layer, head): run_with_hooks with (f'blocks.{layer}.attn.hook_z', partial(ablate, head=head)), compute the mean next-token loss, subtract the clean loss.",
+        )
     passed("ablation_loss_increase")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from transformer_lens import FactoredMatrix
@@ -23,17 +23,35 @@ def check_full_ov_circuit(fn: Callable) -> None:
         W_OV = FactoredMatrix(torch.randn(d, e, generator=g), torch.randn(e, d, generator=g))
         out = call(fn, "full_ov_circuit", W_E, W_OV, W_U)
         if isinstance(out, torch.Tensor):
-            raise CheckFailure("full_ov_circuit returned a plain tensor: keep it factored (a FactoredMatrix), because for a real "
-                               "vocabulary the full vocab x vocab matrix does not fit in memory. `W_E @ W_OV` is already a FactoredMatrix.")
+            raise CheckFailure(
+                "full_ov_circuit returned a plain tensor: keep it factored (a FactoredMatrix), because for a real "
+                "vocabulary the full vocab x vocab matrix does not fit in memory. `W_E @ W_OV` is already a FactoredMatrix."
+            )
         if not isinstance(out, FactoredMatrix):
             raise CheckFailure(f"full_ov_circuit should return a FactoredMatrix, got {type(out).__name__}.")
         expected = ref.full_ov_circuit(W_E, W_OV, W_U).AB
-        compare(out.AB, expected, what="full_ov_circuit(...).AB", atol=1e-3,
-                mistakes=[(lambda: W_E @ W_U, "you left out the OV circuit: the path is W_E, then the head's W_OV, then W_U."),
-                          (lambda: (W_U.T @ W_OV.AB @ W_E.T), "you wrote the product right to left; TransformerLens multiplies row vectors, so it reads W_E @ W_OV @ W_U."),
-                          (lambda: W_E @ W_OV.AB.T @ W_U, "you transposed the OV circuit; with row vectors it is W_V @ W_O, used as is."),
-                          (lambda: expected.T, "your matrix is transposed: rows should be the attended-to (source) token, columns the logit.")],
-                hint="(W_E @ W_OV) @ W_U: a FactoredMatrix times a tensor stays factored.")
+        compare(
+            out.AB,
+            expected,
+            what="full_ov_circuit(...).AB",
+            atol=1e-3,
+            mistakes=[
+                (lambda: W_E @ W_U, "you left out the OV circuit: the path is W_E, then the head's W_OV, then W_U."),
+                (
+                    lambda: W_U.T @ W_OV.AB @ W_E.T,
+                    "you wrote the product right to left; TransformerLens multiplies row vectors, so it reads W_E @ W_OV @ W_U.",
+                ),
+                (
+                    lambda: W_E @ W_OV.AB.T @ W_U,
+                    "you transposed the OV circuit; with row vectors it is W_V @ W_O, used as is.",
+                ),
+                (
+                    lambda: expected.T,
+                    "your matrix is transposed: rows should be the attended-to (source) token, columns the logit.",
+                ),
+            ],
+            hint="(W_E @ W_OV) @ W_U: a FactoredMatrix times a tensor stays factored.",
+        )
     passed("full_ov_circuit")
 
 
@@ -42,8 +60,10 @@ class _NoFullProduct(FactoredMatrix):
 
     @property
     def AB(self):
-        raise CheckFailure("You materialised the whole matrix (.AB). For a real vocabulary it would not fit in memory: "
-                           "take rows in batches, e.g. M.A[start:stop] @ M.B.")
+        raise CheckFailure(
+            "You materialised the whole matrix (.AB). For a real vocabulary it would not fit in memory: "
+            "take rows in batches, e.g. M.A[start:stop] @ M.B."
+        )
 
 
 def _planted(n: int, hit_rows: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,13 +89,33 @@ def check_top1_diagonal_fraction(fn: Callable) -> None:
         out = as_tensor(out, "top1_diagonal_fraction's output").reshape(())
         full = A @ B
         expected = (full.argmax(-1) == torch.arange(n)).float().mean()
-        wrong_batches = sum(((A[s:s + batch_size] @ B).argmax(-1) == torch.arange(min(batch_size, n - s))).sum().item()
-                            for s in range(0, n, batch_size)) / n
-        compare(out.float(), expected, what=f"top1_diagonal_fraction ({n} x {n}, batch_size {batch_size})",
-                mistakes=[(lambda: (full.argmax(0) == torch.arange(n)).float().mean(), "you took the argmax over each column; take it over each row (dim=-1)."),
-                          (lambda: (full.argmax(-1) == torch.arange(n)).float().sum(), "you returned a count; divide by the number of rows."),
-                          (torch.tensor(wrong_batches), "within a batch you compared with torch.arange(batch): row i of the batch starting at `start` is row start + i, so its diagonal is column start + i.")],
-                hint="for start in range(0, n, batch_size): rows = M.A[start:start + batch_size] @ M.B; compare rows.argmax(-1) with torch.arange(start, start + len(rows)).")
+        wrong_batches = (
+            sum(
+                ((A[s : s + batch_size] @ B).argmax(-1) == torch.arange(min(batch_size, n - s))).sum().item()
+                for s in range(0, n, batch_size)
+            )
+            / n
+        )
+        compare(
+            out.float(),
+            expected,
+            what=f"top1_diagonal_fraction ({n} x {n}, batch_size {batch_size})",
+            mistakes=[
+                (
+                    lambda: (full.argmax(0) == torch.arange(n)).float().mean(),
+                    "you took the argmax over each column; take it over each row (dim=-1).",
+                ),
+                (
+                    lambda: (full.argmax(-1) == torch.arange(n)).float().sum(),
+                    "you returned a count; divide by the number of rows.",
+                ),
+                (
+                    torch.tensor(wrong_batches),
+                    "within a batch you compared with torch.arange(batch): row i of the batch starting at `start` is row start + i, so its diagonal is column start + i.",
+                ),
+            ],
+            hint="for start in range(0, n, batch_size): rows = M.A[start:start + batch_size] @ M.B; compare rows.argmax(-1) with torch.arange(start, start + len(rows)).",
+        )
     passed("top1_diagonal_fraction")
 
 
@@ -90,12 +130,26 @@ def check_positional_pattern(fn: Callable) -> None:
         future = torch.triu(torch.ones(n, n, dtype=torch.bool), 1)
         pat = lambda s, dim=-1: s.masked_fill(future, float("-inf")).softmax(dim)
         if isinstance(out, torch.Tensor) and out.shape == (n, n) and out.masked_select(future).abs().max() > 1e-6:
-            raise CheckFailure("positional_pattern gives weight to future keys: mask key > query with -inf before the softmax.")
-        compare(out, ref.positional_pattern(pos, W_Q, W_K), what=f"positional_pattern ({n} positions, d_head {e})",
-                mistakes=[(lambda: pat(raw), "you did not divide the scores by sqrt(d_head)."),
-                          (lambda: pat(((pos @ W_K) @ (pos @ W_Q).T) / math.sqrt(e)), "queries and keys are swapped: rows are queries (pos @ W_Q), columns keys (pos @ W_K)."),
-                          (lambda: pat(raw / math.sqrt(e), -2).nan_to_num(), "you took the softmax over queries; it goes over keys (dim=-1).")],
-                hint="scores = (pos @ W_Q) @ (pos @ W_K).T / sqrt(d_head); mask the upper triangle with -inf; softmax(dim=-1).")
+            raise CheckFailure(
+                "positional_pattern gives weight to future keys: mask key > query with -inf before the softmax."
+            )
+        compare(
+            out,
+            ref.positional_pattern(pos, W_Q, W_K),
+            what=f"positional_pattern ({n} positions, d_head {e})",
+            mistakes=[
+                (lambda: pat(raw), "you did not divide the scores by sqrt(d_head)."),
+                (
+                    lambda: pat(((pos @ W_K) @ (pos @ W_Q).T) / math.sqrt(e)),
+                    "queries and keys are swapped: rows are queries (pos @ W_Q), columns keys (pos @ W_K).",
+                ),
+                (
+                    lambda: pat(raw / math.sqrt(e), -2).nan_to_num(),
+                    "you took the softmax over queries; it goes over keys (dim=-1).",
+                ),
+            ],
+            hint="scores = (pos @ W_Q) @ (pos @ W_K).T / sqrt(d_head); mask the upper triangle with -inf; softmax(dim=-1).",
+        )
     passed("positional_pattern")
 
 
@@ -105,17 +159,41 @@ def check_composition_score(fn: Callable) -> None:
     g = torch.Generator().manual_seed(4)
     for a, b, c in [(6, 6, 6), (5, 7, 3), (8, 8, 8)]:
         W_A, W_B = torch.randn(a, b, generator=g), torch.randn(b, c, generator=g)
-        out = as_tensor(call(fn, "composition_score", W_A.clone(), W_B.clone()), "composition_score's output").reshape(())
+        out = as_tensor(call(fn, "composition_score", W_A.clone(), W_B.clone()), "composition_score's output").reshape(
+            ()
+        )
         expected = torch.tensor(ref.composition_score(W_A, W_B))
         sq = lambda m: m.pow(2).sum()
-        mistakes = [(lambda: (W_A @ W_B).norm(), "you did not normalise: divide by the product of the two norms."),
-                    (lambda: (W_A @ W_B).norm() / (W_A.norm() + W_B.norm()), "divide by the PRODUCT of the norms, not their sum."),
-                    (lambda: sq(W_A @ W_B) / (sq(W_A) * sq(W_B)), "you used squared norms; use the Frobenius norms themselves (.norm())."),
-                    (lambda: (W_A @ W_B).norm(p=2) / (torch.linalg.matrix_norm(W_A, 2) * torch.linalg.matrix_norm(W_B, 2)), "you used spectral norms; the score uses Frobenius norms.")]
+        mistakes = [
+            (lambda: (W_A @ W_B).norm(), "you did not normalise: divide by the product of the two norms."),
+            (
+                lambda: (W_A @ W_B).norm() / (W_A.norm() + W_B.norm()),
+                "divide by the PRODUCT of the norms, not their sum.",
+            ),
+            (
+                lambda: sq(W_A @ W_B) / (sq(W_A) * sq(W_B)),
+                "you used squared norms; use the Frobenius norms themselves (.norm()).",
+            ),
+            (
+                lambda: (W_A @ W_B).norm(p=2) / (torch.linalg.matrix_norm(W_A, 2) * torch.linalg.matrix_norm(W_B, 2)),
+                "you used spectral norms; the score uses Frobenius norms.",
+            ),
+        ]
         if a == c:
-            mistakes.insert(0, (lambda: (W_B @ W_A).norm() / (W_A.norm() * W_B.norm()), "you multiplied in the wrong order: W_A writes first, so W_A @ W_B."))
-        compare(out.double(), expected.double(), what=f"composition_score for shapes {(a, b)} and {(b, c)}", mistakes=mistakes,
-                hint="(W_A @ W_B).norm() / (W_A.norm() * W_B.norm()); .norm() of a matrix is the Frobenius norm.")
+            mistakes.insert(
+                0,
+                (
+                    lambda: (W_B @ W_A).norm() / (W_A.norm() * W_B.norm()),
+                    "you multiplied in the wrong order: W_A writes first, so W_A @ W_B.",
+                ),
+            )
+        compare(
+            out.double(),
+            expected.double(),
+            what=f"composition_score for shapes {(a, b)} and {(b, c)}",
+            mistakes=mistakes,
+            hint="(W_A @ W_B).norm() / (W_A.norm() * W_B.norm()); .norm() of a matrix is the Frobenius norm.",
+        )
     passed("composition_score")
 
 
@@ -129,15 +207,28 @@ def check_composition_scores(fn: Callable) -> None:
         expected = ref.composition_scores(model, kind)
         results[kind] = out
         others = {k: ref.composition_scores(model, k) for k in ("Q", "K", "V") if k != kind}
-        mistakes = [(lambda: expected.T, "your table is transposed: rows are the writing heads (layer 0), columns the reading heads (layer 1).")]
+        mistakes = [
+            (
+                lambda: expected.T,
+                "your table is transposed: rows are the writing heads (layer 0), columns the reading heads (layer 1).",
+            )
+        ]
         for k, table in others.items():
-            tip = {"Q": "the query side reads the writer's output: W_OV @ W_QK.",
-                   "K": "the key side reads the writer's output: W_OV @ W_QK.T (the QK circuit transposed).",
-                   "V": "the value side reads the writer's output: W_OV(writer) @ W_OV(reader)."}[kind]
+            tip = {
+                "Q": "the query side reads the writer's output: W_OV @ W_QK.",
+                "K": "the key side reads the writer's output: W_OV @ W_QK.T (the QK circuit transposed).",
+                "V": "the value side reads the writer's output: W_OV(writer) @ W_OV(reader).",
+            }[kind]
             mistakes.append((table, f"for kind '{kind}' you computed {k}-composition; {tip}"))
-        compare(out, expected, what=f"composition_scores(model, '{kind}')", mistakes=mistakes, atol=1e-4,
-                hint="For writer i in layer 0 and reader j in layer 1: composition_score(model.OV[0, i].AB, reader matrix), "
-                     "with reader matrix model.QK[1, j].AB (Q), its transpose (K) or model.OV[1, j].AB (V).")
+        compare(
+            out,
+            expected,
+            what=f"composition_scores(model, '{kind}')",
+            mistakes=mistakes,
+            atol=1e-4,
+            hint="For writer i in layer 0 and reader j in layer 1: composition_score(model.OV[0, i].AB, reader matrix), "
+            "with reader matrix model.QK[1, j].AB (Q), its transpose (K) or model.OV[1, j].AB (V).",
+        )
     passed("composition_scores")
 
 
@@ -146,15 +237,36 @@ def check_score_by_key_source(fn: Callable) -> None:
     """`fn(q, key_components, W_K)` -> `(component, query, key)` score contributions."""
     g = torch.Generator().manual_seed(5)
     for c, n, d, e in [(4, 6, 10, 3), (2, 5, 8, 8)]:
-        q, comps, W_K = torch.randn(n, e, generator=g), torch.randn(c, n, d, generator=g), torch.randn(d, e, generator=g)
+        q, comps, W_K = (
+            torch.randn(n, e, generator=g),
+            torch.randn(c, n, d, generator=g),
+            torch.randn(d, e, generator=g),
+        )
         out = call(fn, "score_by_key_source", q.clone(), comps.clone(), W_K.clone())
         keys = comps @ W_K
         expected = ref.score_by_key_source(q, comps, W_K)
         if isinstance(out, torch.Tensor) and tuple(out.shape) == (n, n):
-            raise CheckFailure("score_by_key_source returned (query, key): you summed over the components. Keep one score table per component.")
-        compare(out, expected, what="score_by_key_source",
-                mistakes=[(lambda: q @ keys.transpose(-1, -2), "you did not divide by sqrt(d_head), as the model does before the softmax."),
-                          (lambda: expected.transpose(-1, -2), "your table is (component, key, query); make it (component, query, key)."),
-                          (lambda: (q @ keys.transpose(-1, -2)).softmax(-1), "no softmax here: scores before the softmax add up over components; patterns do not.")],
-                hint="keys = key_components @ W_K is (component, key, d_head); q @ keys.transpose(-1, -2) / sqrt(d_head).")
+            raise CheckFailure(
+                "score_by_key_source returned (query, key): you summed over the components. Keep one score table per component."
+            )
+        compare(
+            out,
+            expected,
+            what="score_by_key_source",
+            mistakes=[
+                (
+                    lambda: q @ keys.transpose(-1, -2),
+                    "you did not divide by sqrt(d_head), as the model does before the softmax.",
+                ),
+                (
+                    lambda: expected.transpose(-1, -2),
+                    "your table is (component, key, query); make it (component, query, key).",
+                ),
+                (
+                    lambda: (q @ keys.transpose(-1, -2)).softmax(-1),
+                    "no softmax here: scores before the softmax add up over components; patterns do not.",
+                ),
+            ],
+            hint="keys = key_components @ W_K is (component, key, d_head); q @ keys.transpose(-1, -2) / sqrt(d_head).",
+        )
     passed("score_by_key_source")

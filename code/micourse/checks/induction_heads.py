@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -25,7 +25,9 @@ def _score_check(fn: Callable, name: str, reference: Callable, mistakes: Callabl
         out = call(fn, name, p.clone())
         expected = reference(p)
         if isinstance(out, torch.Tensor) and out.shape == (batch, heads):
-            raise CheckFailure(f"{name} returned shape {tuple(out.shape)}: also average over the batch, so that each head gets one number.")
+            raise CheckFailure(
+                f"{name} returned shape {tuple(out.shape)}: also average over the batch, so that each head gets one number."
+            )
         if isinstance(out, torch.Tensor) and out.ndim == 0:
             raise CheckFailure(f"{name} returned a single number: return one score per head, shape ({heads},).")
         compare(out, expected, what=f"{name} on a pattern of shape {tuple(p.shape)}", mistakes=mistakes(p), hint=hint)
@@ -36,10 +38,23 @@ def _score_check(fn: Callable, name: str, reference: Callable, mistakes: Callabl
 def check_current_token_score(fn: Callable) -> None:
     """`fn(pattern)` -> `(head,)`: mean attention of each position to itself."""
     _score_check(
-        fn, "current_token_score", ref.current_token_score,
-        lambda p: [(lambda: p.diagonal(-1, dim1=-2, dim2=-1).mean((0, -1)), "you took the diagonal below the main one (offset -1): that is the previous token. The current token is the main diagonal."),
-                   (lambda: p.diagonal(dim1=-2, dim2=-1).sum(-1).mean(0), "you summed over positions; take the mean, so that the score lies between 0 and 1."),
-                   (lambda: p.diagonal(dim1=-2, dim2=-1)[..., 1:].mean((0, -1)), "you skipped the first position; the first token attends only to itself, and it counts here.")],
+        fn,
+        "current_token_score",
+        ref.current_token_score,
+        lambda p: [
+            (
+                lambda: p.diagonal(-1, dim1=-2, dim2=-1).mean((0, -1)),
+                "you took the diagonal below the main one (offset -1): that is the previous token. The current token is the main diagonal.",
+            ),
+            (
+                lambda: p.diagonal(dim1=-2, dim2=-1).sum(-1).mean(0),
+                "you summed over positions; take the mean, so that the score lies between 0 and 1.",
+            ),
+            (
+                lambda: p.diagonal(dim1=-2, dim2=-1)[..., 1:].mean((0, -1)),
+                "you skipped the first position; the first token attends only to itself, and it counts here.",
+            ),
+        ],
         "pattern.diagonal(dim1=-2, dim2=-1) has shape (batch, head, pos); average over batch and pos.",
     )
 
@@ -48,11 +63,24 @@ def check_current_token_score(fn: Callable) -> None:
 def check_previous_token_score(fn: Callable) -> None:
     """`fn(pattern)` -> `(head,)`: mean attention from each position (but the first) to the one before."""
     _score_check(
-        fn, "previous_token_score", ref.previous_token_score,
-        lambda p: [(lambda: p.diagonal(1, dim1=-2, dim2=-1).mean((0, -1)), "offset=+1 is above the diagonal (the NEXT token, always 0 in a causal pattern); use offset=-1."),
-                   (lambda: p.diagonal(dim1=-2, dim2=-1).mean((0, -1)), "you took the main diagonal (the current token); the previous token is offset=-1."),
-                   (lambda: p.diagonal(-1, dim1=-2, dim2=-1).sum(-1).mean(0), "you summed over positions; take the mean."),
-                   (lambda: p.diagonal(-1, dim1=-1, dim2=-2).mean((0, -1)), "your diagonal is taken with the query and key axes swapped: with dim1=-1 (key), dim2=-2 (query) an offset of -1 means key = query + 1.")],
+        fn,
+        "previous_token_score",
+        ref.previous_token_score,
+        lambda p: [
+            (
+                lambda: p.diagonal(1, dim1=-2, dim2=-1).mean((0, -1)),
+                "offset=+1 is above the diagonal (the NEXT token, always 0 in a causal pattern); use offset=-1.",
+            ),
+            (
+                lambda: p.diagonal(dim1=-2, dim2=-1).mean((0, -1)),
+                "you took the main diagonal (the current token); the previous token is offset=-1.",
+            ),
+            (lambda: p.diagonal(-1, dim1=-2, dim2=-1).sum(-1).mean(0), "you summed over positions; take the mean."),
+            (
+                lambda: p.diagonal(-1, dim1=-1, dim2=-2).mean((0, -1)),
+                "your diagonal is taken with the query and key axes swapped: with dim1=-1 (key), dim2=-2 (query) an offset of -1 means key = query + 1.",
+            ),
+        ],
         "pattern.diagonal(offset=-1, dim1=-2, dim2=-1) holds pattern[..., q, q - 1]; average over batch and positions.",
     )
 
@@ -61,10 +89,20 @@ def check_previous_token_score(fn: Callable) -> None:
 def check_first_token_score(fn: Callable) -> None:
     """`fn(pattern)` -> `(head,)`: mean attention to position 0."""
     _score_check(
-        fn, "first_token_score", ref.first_token_score,
-        lambda p: [(lambda: p[..., 0, :].mean((0, -1)), "you took the first QUERY row (pattern[..., 0, :]); the first token as a KEY is the column pattern[..., 0]."),
-                   (lambda: p[..., 1:, 0].mean((0, -1)), "you skipped the first query; every position counts, including position 0 itself."),
-                   (lambda: p[..., -1].mean((0, -1)), "you took the last key; the first token is key 0.")],
+        fn,
+        "first_token_score",
+        ref.first_token_score,
+        lambda p: [
+            (
+                lambda: p[..., 0, :].mean((0, -1)),
+                "you took the first QUERY row (pattern[..., 0, :]); the first token as a KEY is the column pattern[..., 0].",
+            ),
+            (
+                lambda: p[..., 1:, 0].mean((0, -1)),
+                "you skipped the first query; every position counts, including position 0 itself.",
+            ),
+            (lambda: p[..., -1].mean((0, -1)), "you took the last key; the first token is key 0."),
+        ],
         "pattern[..., 0] is (batch, head, query): attention from every query to key 0. Average over batch and query.",
     )
 
@@ -108,27 +146,41 @@ def check_repeated_tokens(fn: Callable) -> None:
         if not isinstance(out, torch.Tensor):
             raise CheckFailure(f"repeated_tokens should return a tensor, got {type(out).__name__}.")
         if tuple(out.shape) == (batch, 2 * seq_len):
-            raise CheckFailure(f"repeated_tokens returned shape {tuple(out.shape)}, expected {shape}: did you forget the BOS token in front?")
+            raise CheckFailure(
+                f"repeated_tokens returned shape {tuple(out.shape)}, expected {shape}: did you forget the BOS token in front?"
+            )
         if tuple(out.shape) != shape:
-            raise CheckFailure(f"repeated_tokens returned shape {tuple(out.shape)}, expected {shape} (BOS + seq_len + seq_len).")
+            raise CheckFailure(
+                f"repeated_tokens returned shape {tuple(out.shape)}, expected {shape} (BOS + seq_len + seq_len)."
+            )
         if out.dtype not in (torch.long, torch.int64):
             raise CheckFailure(f"repeated_tokens returned dtype {out.dtype}; token ids are integers (torch.long).")
         if not bool((out[:, 0] == bos).all()):
             raise CheckFailure(f"Position 0 should be the BOS token {bos}, got {out[:, 0].tolist()}.")
         first, second = out[:, 1 : 1 + seq_len], out[:, 1 + seq_len :]
         if not torch.equal(first, second):
-            raise CheckFailure("The second half is not a copy of the first: draw the random half once and concatenate it twice.")
+            raise CheckFailure(
+                "The second half is not a copy of the first: draw the random half once and concatenate it twice."
+            )
         if int(first.min()) < low or int(first.max()) >= high:
-            raise CheckFailure(f"Tokens should lie in [low, high) = [{low}, {high}); yours range over [{int(first.min())}, {int(first.max())}].")
+            raise CheckFailure(
+                f"Tokens should lie in [low, high) = [{low}, {high}); yours range over [{int(first.min())}, {int(first.max())}]."
+            )
         if batch > 1 and seq_len > 3 and torch.equal(first[0], first[1]):
-            raise CheckFailure("Every row of the batch holds the same sequence: draw a (batch, seq_len) tensor, not one row repeated.")
+            raise CheckFailure(
+                "Every row of the batch holds the same sequence: draw a (batch, seq_len) tensor, not one row repeated."
+            )
     g = torch.Generator().manual_seed(0)
     a = call(fn, "repeated_tokens", 1, 20, 1, 0, 1000, g)
     b = call(fn, "repeated_tokens", 1, 20, 1, 0, 1000, g)
     if torch.equal(a, b):
-        raise CheckFailure("Two calls with the same generator gave the same tokens: pass `generator=generator` to torch.randint.")
+        raise CheckFailure(
+            "Two calls with the same generator gave the same tokens: pass `generator=generator` to torch.randint."
+        )
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
-    if not torch.equal(call(fn, "repeated_tokens", 1, 20, 1, 0, 1000, g1), call(fn, "repeated_tokens", 1, 20, 1, 0, 1000, g2)):
+    if not torch.equal(
+        call(fn, "repeated_tokens", 1, 20, 1, 0, 1000, g1), call(fn, "repeated_tokens", 1, 20, 1, 0, 1000, g2)
+    ):
         raise CheckFailure("Equal seeds gave different tokens: draw the random tokens with `generator=generator`.")
     passed("repeated_tokens")
 
@@ -146,12 +198,24 @@ def check_loss_by_half(fn: Callable) -> None:
         out = call(fn, "loss_by_half", lp.clone(), seq_len)
         if isinstance(out, (tuple, list)) and len(out) == 2:
             out = torch.stack([as_tensor(o, "loss_by_half's output").reshape(()) for o in out])
-        compare(out, _half_reference(lp, seq_len), what=f"loss_by_half (log_probs {tuple(lp.shape)}, seq_len {seq_len})",
-                mistakes=[(lambda: -_half_reference(lp, seq_len), "the loss is the NEGATIVE mean log-probability."),
-                          (lambda: torch.stack([-lp[:, : seq_len - 1].mean(), -lp[:, seq_len - 1 :].mean()]), "your halves are split one position early: log_probs[:, :seq_len] predicts the first copy (tokens 1..seq_len)."),
-                          (lambda: torch.stack([-lp[:, : seq_len + 1].mean(), -lp[:, seq_len + 1 :].mean()]), "your halves are split one position late: log_probs[:, :seq_len] predicts the first copy (tokens 1..seq_len)."),
-                          (lambda: torch.stack([-lp[:, :seq_len].sum(), -lp[:, seq_len:].sum()]), "you summed; take the mean.")],
-                hint="log_probs has 2 * seq_len columns: the first seq_len predict the first copy, the rest the repeat.")
+        compare(
+            out,
+            _half_reference(lp, seq_len),
+            what=f"loss_by_half (log_probs {tuple(lp.shape)}, seq_len {seq_len})",
+            mistakes=[
+                (lambda: -_half_reference(lp, seq_len), "the loss is the NEGATIVE mean log-probability."),
+                (
+                    lambda: torch.stack([-lp[:, : seq_len - 1].mean(), -lp[:, seq_len - 1 :].mean()]),
+                    "your halves are split one position early: log_probs[:, :seq_len] predicts the first copy (tokens 1..seq_len).",
+                ),
+                (
+                    lambda: torch.stack([-lp[:, : seq_len + 1].mean(), -lp[:, seq_len + 1 :].mean()]),
+                    "your halves are split one position late: log_probs[:, :seq_len] predicts the first copy (tokens 1..seq_len).",
+                ),
+                (lambda: torch.stack([-lp[:, :seq_len].sum(), -lp[:, seq_len:].sum()]), "you summed; take the mean."),
+            ],
+            hint="log_probs has 2 * seq_len columns: the first seq_len predict the first copy, the rest the repeat.",
+        )
     passed("loss_by_half")
 
 
@@ -163,12 +227,33 @@ def check_induction_score(fn: Callable) -> None:
         p = random_pattern(batch, heads, n, seed)
         out = call(fn, "induction_score", p.clone(), seq_len)
         diag = lambda off: p.diagonal(off, dim1=-2, dim2=-1)
-        compare(out, ref.induction_score(p, seq_len), what=f"induction_score (pattern {tuple(p.shape)}, seq_len {seq_len})",
-                mistakes=[(lambda: diag(-seq_len)[..., 1:].mean((0, -1)), "offset -seq_len is the earlier copy of the SAME token (a duplicate-token head); an induction head attends to the token after it: offset -(seq_len - 1)."),
-                          (lambda: diag(-seq_len)[..., :].mean((0, -1)), "offset -seq_len is the earlier copy of the SAME token (a duplicate-token head); an induction head attends to the token after it: offset -(seq_len - 1)."),
-                          (lambda: diag(-(seq_len - 1)).mean((0, -1)), "you kept queries of the first copy (the diagonal starts at query seq_len - 1): keep only the repeat's seq_len queries, [..., -seq_len:]."),
-                          (lambda: diag(-(seq_len - 1))[..., 1:].mean((0, -1)), "you kept query seq_len, the last token of the first copy: it has no earlier copy. Keep only the repeat's seq_len queries, [..., -seq_len:]."),
-                          (lambda: diag(-(seq_len + 1))[..., 1:].mean((0, -1)), "offset -(seq_len + 1) is the token BEFORE the earlier copy; use -(seq_len - 1)."),
-                          (lambda: diag(-(seq_len - 1))[..., 1:].sum(-1).mean(0), "you summed over positions; take the mean.")],
-                hint="pattern.diagonal(offset=-(seq_len - 1), dim1=-2, dim2=-1) holds pattern[..., q, q - seq_len + 1] for q = seq_len - 1 .. 2 * seq_len; keep the last seq_len entries (the repeat) and average.")
+        compare(
+            out,
+            ref.induction_score(p, seq_len),
+            what=f"induction_score (pattern {tuple(p.shape)}, seq_len {seq_len})",
+            mistakes=[
+                (
+                    lambda: diag(-seq_len)[..., 1:].mean((0, -1)),
+                    "offset -seq_len is the earlier copy of the SAME token (a duplicate-token head); an induction head attends to the token after it: offset -(seq_len - 1).",
+                ),
+                (
+                    lambda: diag(-seq_len)[..., :].mean((0, -1)),
+                    "offset -seq_len is the earlier copy of the SAME token (a duplicate-token head); an induction head attends to the token after it: offset -(seq_len - 1).",
+                ),
+                (
+                    lambda: diag(-(seq_len - 1)).mean((0, -1)),
+                    "you kept queries of the first copy (the diagonal starts at query seq_len - 1): keep only the repeat's seq_len queries, [..., -seq_len:].",
+                ),
+                (
+                    lambda: diag(-(seq_len - 1))[..., 1:].mean((0, -1)),
+                    "you kept query seq_len, the last token of the first copy: it has no earlier copy. Keep only the repeat's seq_len queries, [..., -seq_len:].",
+                ),
+                (
+                    lambda: diag(-(seq_len + 1))[..., 1:].mean((0, -1)),
+                    "offset -(seq_len + 1) is the token BEFORE the earlier copy; use -(seq_len - 1).",
+                ),
+                (lambda: diag(-(seq_len - 1))[..., 1:].sum(-1).mean(0), "you summed over positions; take the mean."),
+            ],
+            hint="pattern.diagonal(offset=-(seq_len - 1), dim1=-2, dim2=-1) holds pattern[..., q, q - seq_len + 1] for q = seq_len - 1 .. 2 * seq_len; keep the last seq_len entries (the repeat) and average.",
+        )
     passed("induction_score")

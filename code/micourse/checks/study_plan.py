@@ -65,7 +65,9 @@ def check_preprocess(fn: Callable[[Tensor], list]) -> None:
     images = _fake_images()
     out = _call(fn, "preprocess", images.clone())
     if isinstance(out, Tensor):
-        raise CheckFailure("preprocess returned one tensor; return a list with one tensor per image (a list comprehension).")
+        raise CheckFailure(
+            "preprocess returned one tensor; return a list with one tensor per image (a list comprehension)."
+        )
     if not isinstance(out, list):
         raise CheckFailure(f"preprocess should return a list, got {type(out).__name__}.")
     if len(out) != len(images):
@@ -78,17 +80,30 @@ def check_preprocess(fn: Callable[[Tensor], list]) -> None:
             raise CheckFailure("the images are not flattened: each item should have shape (784,).")
         img = images[i].float()
         diag = [
-            Diagnosis(lambda a, img=img: _close(a, ((img.flatten() - MNIST_MEAN) / MNIST_STD)),
-                      "scale to [0, 1] (divide by 255) before subtracting the mean and dividing by the std."),
-            Diagnosis(lambda a, img=img: _close(a, img.flatten() / 255.0),
-                      "the values are scaled to [0, 1] but not standardised: subtract MNIST_MEAN, divide by MNIST_STD."),
-            Diagnosis(lambda a, img=img: _close(a, ((img.T.flatten() / 255.0) - MNIST_MEAN) / MNIST_STD),
-                      "the image is flattened column by column (transposed); flatten it as it is, row by row."),
-            Diagnosis(lambda a, img=img: _close(a, (img.flatten() / 255.0 - MNIST_MEAN) * MNIST_STD),
-                      "divide by the standard deviation, don't multiply."),
+            Diagnosis(
+                lambda a, img=img: _close(a, ((img.flatten() - MNIST_MEAN) / MNIST_STD)),
+                "scale to [0, 1] (divide by 255) before subtracting the mean and dividing by the std.",
+            ),
+            Diagnosis(
+                lambda a, img=img: _close(a, img.flatten() / 255.0),
+                "the values are scaled to [0, 1] but not standardised: subtract MNIST_MEAN, divide by MNIST_STD.",
+            ),
+            Diagnosis(
+                lambda a, img=img: _close(a, ((img.T.flatten() / 255.0) - MNIST_MEAN) / MNIST_STD),
+                "the image is flattened column by column (transposed); flatten it as it is, row by row.",
+            ),
+            Diagnosis(
+                lambda a, img=img: _close(a, (img.flatten() / 255.0 - MNIST_MEAN) * MNIST_STD),
+                "divide by the standard deviation, don't multiply.",
+            ),
         ]
-        check_close(mine, ref, what=f"preprocess(images)[{i}]", diagnoses=diag,
-                    hint="(img.flatten().float() / 255 - MNIST_MEAN) / MNIST_STD for every img.")
+        check_close(
+            mine,
+            ref,
+            what=f"preprocess(images)[{i}]",
+            diagnoses=diag,
+            hint="(img.flatten().float() / 255 - MNIST_MEAN) / MNIST_STD for every img.",
+        )
     passed("preprocess")
 
 
@@ -99,7 +114,7 @@ def make_batches_reference(
     pairs = list(zip(xs, ys))
     batches = []
     for start in range(0, len(pairs), batch_size):
-        chunk = pairs[start:start + batch_size]
+        chunk = pairs[start : start + batch_size]
         x_part, y_part = zip(*chunk)
         batches.append((torch.stack(x_part), torch.tensor(y_part, dtype=torch.int64)))
     return batches
@@ -118,20 +133,30 @@ def check_make_batches(fn: Callable[[Sequence[Tensor], Sequence[int], int], list
         if len(out) != len(expected):
             short = n % bs
             if short and len(out) == len(expected) - 1:
-                raise CheckFailure(f"{n} examples in batches of {bs} give {len(expected)} batches; you dropped the "
-                                   f"last, short batch of {short}. Keep it: every test example must be scored.")
+                raise CheckFailure(
+                    f"{n} examples in batches of {bs} give {len(expected)} batches; you dropped the "
+                    f"last, short batch of {short}. Keep it: every test example must be scored."
+                )
             raise CheckFailure(f"{n} examples in batches of {bs}: expected {len(expected)} batches, got {len(out)}.")
         for i, (mine, (ex, ey)) in enumerate(zip(out, expected)):
             if not (isinstance(mine, (tuple, list)) and len(mine) == 2):
                 raise CheckFailure(f"batch {i} should be a pair (inputs, labels), got {type(mine).__name__}.")
             bx, by = mine
             if isinstance(bx, (list, tuple)):
-                raise CheckFailure(f"batch {i}'s inputs are a {type(bx).__name__}: stack them into one tensor (torch.stack).")
-            check_close(bx, ex, what=f"batch {i}'s inputs (n={n}, batch_size={bs})",
-                        hint="consecutive examples, in order, stacked along a new first axis.")
+                raise CheckFailure(
+                    f"batch {i}'s inputs are a {type(bx).__name__}: stack them into one tensor (torch.stack)."
+                )
+            check_close(
+                bx,
+                ex,
+                what=f"batch {i}'s inputs (n={n}, batch_size={bs})",
+                hint="consecutive examples, in order, stacked along a new first axis.",
+            )
             if not isinstance(by, Tensor) or by.dtype != torch.int64:
-                raise CheckFailure(f"batch {i}'s labels should be an int64 tensor (CrossEntropyLoss wants class indices), "
-                                   f"got {getattr(by, 'dtype', type(by).__name__)}.")
+                raise CheckFailure(
+                    f"batch {i}'s labels should be an int64 tensor (CrossEntropyLoss wants class indices), "
+                    f"got {getattr(by, 'dtype', type(by).__name__)}."
+                )
             check_close(by, ey, what=f"batch {i}'s labels", hint="labels in the same order as the inputs.")
     passed("make_batches")
 
@@ -172,19 +197,27 @@ def check_dataset(cls: type) -> None:
         x, y = item
         img = images[i].float()
         diag = [
-            Diagnosis(lambda a, img=img: _close(a, img.flatten() / 255.0),
-                      "standardise too: (pixel / 255 - MNIST_MEAN) / MNIST_STD, as in preprocess."),
-            Diagnosis(lambda a, img=img: _close(a, (img.flatten() - MNIST_MEAN) / MNIST_STD),
-                      "divide by 255 before standardising."),
+            Diagnosis(
+                lambda a, img=img: _close(a, img.flatten() / 255.0),
+                "standardise too: (pixel / 255 - MNIST_MEAN) / MNIST_STD, as in preprocess.",
+            ),
+            Diagnosis(
+                lambda a, img=img: _close(a, (img.flatten() - MNIST_MEAN) / MNIST_STD),
+                "divide by 255 before standardising.",
+            ),
         ]
         if isinstance(x, Tensor) and tuple(x.shape) == (28, 28):
             raise CheckFailure(f"dataset[{i}]'s x has shape (28, 28): flatten it to (784,) for the MLP.")
         check_close(x, ref[i][0], what=f"dataset[{i}]'s x", diagnoses=diag)
-        y_val = int(y) if isinstance(y, (int, Tensor)) and not (isinstance(y, Tensor) and y.is_floating_point()) else None
+        y_val = (
+            int(y) if isinstance(y, (int, Tensor)) and not (isinstance(y, Tensor) and y.is_floating_point()) else None
+        )
         if y_val is None:
             raise CheckFailure(f"dataset[{i}]'s label should be an integer (or an int64 tensor), got {y!r}.")
         if y_val != int(labels[i]):
-            raise CheckFailure(f"dataset[{i}]'s label is {y_val}, expected {int(labels[i])}: item i pairs image i with label i.")
+            raise CheckFailure(
+                f"dataset[{i}]'s label is {y_val}, expected {int(labels[i])}: item i pairs image i with label i."
+            )
     passed("MnistDataset")
 
 
@@ -200,16 +233,22 @@ def check_build_mlp(fn: Callable[[], nn.Module]) -> None:
     linears = [m for m in model if isinstance(m, nn.Linear)]
     shapes = [(m.in_features, m.out_features) for m in linears]
     if shapes != [(784, 256), (256, 10)]:
-        raise CheckFailure(f"the Linear layers map {shapes}; expected [(784, 256), (256, 10)]: 784 pixels in, 256 hidden units, 10 digits out.")
+        raise CheckFailure(
+            f"the Linear layers map {shapes}; expected [(784, 256), (256, 10)]: 784 pixels in, 256 hidden units, 10 digits out."
+        )
     if isinstance(list(model)[-1], (nn.Softmax, nn.LogSoftmax)):
-        raise CheckFailure("the model ends with a softmax: nn.CrossEntropyLoss applies log-softmax itself, so return raw logits.")
+        raise CheckFailure(
+            "the model ends with a softmax: nn.CrossEntropyLoss applies log-softmax itself, so return raw logits."
+        )
     g = torch.Generator().manual_seed(3)
     a, b = torch.randn(4, 784, generator=g), torch.randn(4, 784, generator=g)
     with torch.no_grad():
         zero = model(torch.zeros(1, 784))
         affine_gap = (model(a + b) - model(a) - model(b) + zero).abs().max().item()
     if affine_gap < 1e-4:
-        raise CheckFailure("the model is a single affine map: put a nonlinearity (nn.ReLU()) between the two Linear layers.")
+        raise CheckFailure(
+            "the model is a single affine map: put a nonlinearity (nn.ReLU()) between the two Linear layers."
+        )
     passed("build_mlp")
 
 
@@ -230,25 +269,36 @@ def check_attention_mask(fn: Callable[[Sequence[int], int], Tensor]) -> None:
         if isinstance(out, Tensor) and out.dtype == torch.bool:
             out = out.long()
         if isinstance(out, Tensor) and out.is_floating_point():
-            raise CheckFailure(f"the mask has dtype {out.dtype}; use integers (or bool): TransformerLens compares it with 0 and 1.")
+            raise CheckFailure(
+                f"the mask has dtype {out.dtype}; use integers (or bool): TransformerLens compares it with 0 and 1."
+            )
         L = torch.as_tensor(lengths)[:, None]
         pos = torch.arange(seq_len)[None, :]
         diag = [
-            Diagnosis(lambda a, L=L, pos=pos: _close(a, (pos <= L).long()),
-                      "off by one: a row of length n has real tokens at positions 0 .. n-1 (use <, not <=)."),
-            Diagnosis(lambda a, L=L, pos=pos, n=seq_len: _close(a, (pos >= n - L).long()),
-                      "this is a left-padding mask; the batch is right-padded: real tokens come first."),
-            Diagnosis(lambda a, L=L, pos=pos: _close(a, (pos >= L).long()),
-                      "the mask is inverted: 1 marks a real token, 0 a pad."),
+            Diagnosis(
+                lambda a, L=L, pos=pos: _close(a, (pos <= L).long()),
+                "off by one: a row of length n has real tokens at positions 0 .. n-1 (use <, not <=).",
+            ),
+            Diagnosis(
+                lambda a, L=L, pos=pos, n=seq_len: _close(a, (pos >= n - L).long()),
+                "this is a left-padding mask; the batch is right-padded: real tokens come first.",
+            ),
+            Diagnosis(
+                lambda a, L=L, pos=pos: _close(a, (pos >= L).long()),
+                "the mask is inverted: 1 marks a real token, 0 a pad.",
+            ),
         ]
-        check_close(out, expected, what=f"attention_mask_from_lengths({lengths}, {seq_len})", diagnoses=diag,
-                    hint="compare torch.arange(seq_len) with each length, by broadcasting.")
+        check_close(
+            out,
+            expected,
+            what=f"attention_mask_from_lengths({lengths}, {seq_len})",
+            diagnoses=diag,
+            hint="compare torch.arange(seq_len) with each length, by broadcasting.",
+        )
     passed("attention_mask_from_lengths")
 
 
-def real_token_columns_reference(
-    acts: Float[Tensor, "b s h"], mask: Int[Tensor, "b s"]
-) -> Float[Tensor, "h n_real"]:
+def real_token_columns_reference(acts: Float[Tensor, "b s h"], mask: Int[Tensor, "b s"]) -> Float[Tensor, "h n_real"]:
     """Every real token's activation vector as a column, batch-major, padding dropped."""
     flat = einops.rearrange(acts, "b s h -> h (b s)")
     keep = einops.rearrange(mask, "b s -> (b s)").bool()
@@ -265,14 +315,30 @@ def check_real_token_columns(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
         expected = real_token_columns_reference(acts, mask)
         sb = einops.rearrange(acts, "b s h -> h (s b)")[:, einops.rearrange(mask, "b s -> (s b)").bool()]
         diag = [
-            Diagnosis(lambda a, sb=sb: _close(a, sb), "you grouped '(s b)': the columns should run batch-major, '(b s)' (row 0's tokens first)."),
-            Diagnosis(lambda a, e=expected: _close(a, e.T), "your result is transposed: one ROW per neuron (h), one column per token."),
-            Diagnosis(lambda a, x=acts: _close(a, einops.rearrange(x, "b s h -> h (b s)")), "the padding columns are still there: drop the columns where the mask is 0."),
+            Diagnosis(
+                lambda a, sb=sb: _close(a, sb),
+                "you grouped '(s b)': the columns should run batch-major, '(b s)' (row 0's tokens first).",
+            ),
+            Diagnosis(
+                lambda a, e=expected: _close(a, e.T),
+                "your result is transposed: one ROW per neuron (h), one column per token.",
+            ),
+            Diagnosis(
+                lambda a, x=acts: _close(a, einops.rearrange(x, "b s h -> h (b s)")),
+                "the padding columns are still there: drop the columns where the mask is 0.",
+            ),
         ]
         if isinstance(out, Tensor) and tuple(out.shape) == (h, b * s) and sum(lengths) != b * s:
-            raise CheckFailure(f"the output has shape {tuple(out.shape)}: all b*s columns, padding included. Keep only the {sum(lengths)} real tokens.")
-        check_close(out, expected, what=f"real_token_columns for acts {tuple(acts.shape)}", diagnoses=diag,
-                    hint='einops.rearrange(acts, "b s h -> h (b s)"), then index the columns with the mask flattened the same way.')
+            raise CheckFailure(
+                f"the output has shape {tuple(out.shape)}: all b*s columns, padding included. Keep only the {sum(lengths)} real tokens."
+            )
+        check_close(
+            out,
+            expected,
+            what=f"real_token_columns for acts {tuple(acts.shape)}",
+            diagnoses=diag,
+            hint='einops.rearrange(acts, "b s h -> h (b s)"), then index the columns with the mask flattened the same way.',
+        )
     passed("real_token_columns")
 
 
@@ -316,8 +382,10 @@ def check_log_shapes(decorator: Callable[[Callable], Callable]) -> None:
 
     wrapped = _call(decorator, "log_shapes", scale_rows)
     if not callable(wrapped):
-        raise CheckFailure(f"log_shapes(fn) should return a function (the wrapper), got {type(wrapped).__name__}: "
-                           "did you return the wrapper's result instead of the wrapper?")
+        raise CheckFailure(
+            f"log_shapes(fn) should return a function (the wrapper), got {type(wrapped).__name__}: "
+            "did you return the wrapper's result instead of the wrapper?"
+        )
     if calls:
         raise CheckFailure("log_shapes called fn while decorating it: the call belongs inside the wrapper.")
     x, w = torch.randn(3, 7), torch.randn(3)
@@ -336,13 +404,21 @@ def check_log_shapes(decorator: Callable[[Callable], Callable]) -> None:
         raise CheckFailure("nothing was printed: print the shapes in the wrapper.")
     missing = [s for s in [(3, 7), (3,)] if not _mentions_shape(printed, s)]
     if missing:
-        raise CheckFailure(f"the log {printed.strip()!r} does not show the input shape(s) {missing}: print every tensor argument's shape.")
+        raise CheckFailure(
+            f"the log {printed.strip()!r} does not show the input shape(s) {missing}: print every tensor argument's shape."
+        )
     if printed.count("(3, 7)") + printed.count("[3, 7]") < 2:
-        raise CheckFailure(f"the log {printed.strip()!r} shows the output shape (3, 7) at most once: log the inputs AND the output.")
+        raise CheckFailure(
+            f"the log {printed.strip()!r} shows the output shape (3, 7) at most once: log the inputs AND the output."
+        )
     if "scale_rows" not in printed:
-        raise CheckFailure(f"the log {printed.strip()!r} does not name the function: print fn.__name__, so a log of many calls can be read.")
+        raise CheckFailure(
+            f"the log {printed.strip()!r} does not name the function: print fn.__name__, so a log of many calls can be read."
+        )
     if getattr(wrapped, "__name__", None) != "scale_rows" or getattr(wrapped, "__doc__", None) != scale_rows.__doc__:
-        raise CheckFailure("the wrapper hides the original's name and docstring: decorate it with @functools.wraps(fn).")
+        raise CheckFailure(
+            "the wrapper hides the original's name and docstring: decorate it with @functools.wraps(fn)."
+        )
     passed("log_shapes")
 
 
@@ -372,16 +448,32 @@ def check_induction_score(fn: Callable[[Tensor, int], Tensor]) -> None:
             return (d[..., -last:] if last else d).mean(dim=(0, -1))
 
         diag = [
-            Diagnosis(lambda a, n=period: _close(a, stripe(n, n)),
-                      "that is the duplicate-token stripe (offset period): an induction head attends to the token AFTER the earlier copy, offset period - 1."),
-            Diagnosis(lambda a, n=period: _close(a, stripe(n + 1, n)), "offset period + 1 looks one token too far back: use period - 1."),
-            Diagnosis(lambda a, n=period: _close(a, stripe(n - 1, None)),
-                      "you averaged the whole stripe, first half included: only queries in the repeated half (the last `period`) count."),
-            Diagnosis(lambda a, p=pattern, n=period: _close(a, p.diagonal(offset=-(n - 1), dim1=-2, dim2=-1)[..., -n:].mean(-1)),
-                      "average over the batch too: return one score per head."),
+            Diagnosis(
+                lambda a, n=period: _close(a, stripe(n, n)),
+                "that is the duplicate-token stripe (offset period): an induction head attends to the token AFTER the earlier copy, offset period - 1.",
+            ),
+            Diagnosis(
+                lambda a, n=period: _close(a, stripe(n + 1, n)),
+                "offset period + 1 looks one token too far back: use period - 1.",
+            ),
+            Diagnosis(
+                lambda a, n=period: _close(a, stripe(n - 1, None)),
+                "you averaged the whole stripe, first half included: only queries in the repeated half (the last `period`) count.",
+            ),
+            Diagnosis(
+                lambda a, p=pattern, n=period: _close(
+                    a, p.diagonal(offset=-(n - 1), dim1=-2, dim2=-1)[..., -n:].mean(-1)
+                ),
+                "average over the batch too: return one score per head.",
+            ),
         ]
-        check_close(out, expected, what=f"induction_score (batch {batch}, {heads} heads, period {period})", diagnoses=diag,
-                    hint="pattern.diagonal(offset=-(period - 1), dim1=-2, dim2=-1) holds each query's attention period - 1 tokens back.")
+        check_close(
+            out,
+            expected,
+            what=f"induction_score (batch {batch}, {heads} heads, period {period})",
+            diagnoses=diag,
+            hint="pattern.diagonal(offset=-(period - 1), dim1=-2, dim2=-1) holds each query's attention period - 1 tokens back.",
+        )
     passed("induction_score")
 
 
@@ -391,7 +483,13 @@ ORDERS = ("ABBA", "ABAB")  # ABBA: the indirect object is named first; ABAB: the
 
 
 def ioi_prompts_reference(
-    n: int, *, templates: Sequence[str], names: Sequence[str], places: Sequence[str], objects: Sequence[str], seed: int = 0
+    n: int,
+    *,
+    templates: Sequence[str],
+    names: Sequence[str],
+    places: Sequence[str],
+    objects: Sequence[str],
+    seed: int = 0,
 ) -> list[dict[str, Any]]:
     """`n` IOI prompts, every (template, name order) pair equally often, two distinct names each.
 
@@ -403,7 +501,9 @@ def ioi_prompts_reference(
 
     combos = [(t, order) for t in range(len(templates)) for order in ORDERS]
     if n <= 0 or n % len(combos):
-        raise ValueError(f"n={n}: use a positive multiple of {len(combos)} (2 name orders x {len(templates)} templates) so that the set is balanced.")
+        raise ValueError(
+            f"n={n}: use a positive multiple of {len(combos)} (2 name orders x {len(templates)} templates) so that the set is balanced."
+        )
     if len(set(names)) < 2:
         raise ValueError("need at least two distinct names.")
     rng = random.Random(seed)
@@ -425,42 +525,62 @@ def _prefix_matches(prompt: str, template: str, a: str, b: str, s: str, places, 
 
 def check_ioi_generator(fn: Callable[..., list]) -> None:
     """`fn(n, templates=, names=, places=, objects=, seed=)`: a balanced, reproducible IOI prompt set."""
-    templates = ("Once {A} met {B} at the {place}; {S} handed the {obj} to {IO}.",
-                 "{A} and {B} sat down. Soon {S} passed the {obj} to {IO}.")
+    templates = (
+        "Once {A} met {B} at the {place}; {S} handed the {obj} to {IO}.",
+        "{A} and {B} sat down. Soon {S} passed the {obj} to {IO}.",
+    )
     names, places, objects = ("Ada", "Bea", "Cy"), ("lake", "farm"), ("cup", "map")
     kw = {"templates": templates, "names": names, "places": places, "objects": objects}
     n = 16
     out = _call(fn, "ioi_prompts", n, seed=1, **kw)
     if not isinstance(out, list) or len(out) != n:
-        raise CheckFailure(f"ioi_prompts({n}, ...) should return a list of {n} prompts, got {type(out).__name__} of length {len(out) if hasattr(out, '__len__') else '?'}.")
+        raise CheckFailure(
+            f"ioi_prompts({n}, ...) should return a list of {n} prompts, got {type(out).__name__} of length {len(out) if hasattr(out, '__len__') else '?'}."
+        )
     for i, item in enumerate(out):
         if not isinstance(item, dict) or not {"prompt", "io", "s", "order", "template"} <= set(item):
             raise CheckFailure(f"item {i} should be a dict with keys prompt, io, s, order, template; got {item!r}.")
         io, s, order, t = item["io"], item["s"], item["order"], item["template"]
         if io == s:
-            raise CheckFailure(f"item {i} uses {io!r} as both subject and indirect object: draw two DIFFERENT names (random.sample, not two random.choice).")
+            raise CheckFailure(
+                f"item {i} uses {io!r} as both subject and indirect object: draw two DIFFERENT names (random.sample, not two random.choice)."
+            )
         if io not in names or s not in names:
-            raise CheckFailure(f"item {i} uses names {io!r}, {s!r} that are not in the `names` argument: use the names you are given.")
+            raise CheckFailure(
+                f"item {i} uses names {io!r}, {s!r} that are not in the `names` argument: use the names you are given."
+            )
         if order not in ORDERS:
-            raise CheckFailure(f"item {i} has order {order!r}; use 'ABBA' (IO named first) or 'ABAB' (subject named first).")
+            raise CheckFailure(
+                f"item {i} has order {order!r}; use 'ABBA' (IO named first) or 'ABAB' (subject named first)."
+            )
         if not isinstance(t, int) or not 0 <= t < len(templates):
             raise CheckFailure(f"item {i} has template {t!r}: the index of the template in `templates`.")
         a, b = (io, s) if order == "ABBA" else (s, io)
         if not _prefix_matches(item["prompt"], templates[t], a, b, s, places, objects):
             if item["prompt"].rstrip(". ").endswith(io):
-                raise CheckFailure(f"item {i}'s prompt {item['prompt']!r} contains the answer: cut the template just before {{IO}}.")
+                raise CheckFailure(
+                    f"item {i}'s prompt {item['prompt']!r} contains the answer: cut the template just before {{IO}}."
+                )
             if _prefix_matches(item["prompt"], templates[t], b, a, s, places, objects):
-                raise CheckFailure(f"item {i}'s prompt {item['prompt']!r} has its names in the wrong order for {order!r}: in ABBA the IO is {{A}}, in ABAB the subject is {{A}}.")
-            raise CheckFailure(f"item {i}'s prompt {item['prompt']!r} is not template {t} filled with A={a!r}, B={b!r}, S={s!r} "
-                               "and a place and object from the arguments, cut before {IO}.")
+                raise CheckFailure(
+                    f"item {i}'s prompt {item['prompt']!r} has its names in the wrong order for {order!r}: in ABBA the IO is {{A}}, in ABAB the subject is {{A}}."
+                )
+            raise CheckFailure(
+                f"item {i}'s prompt {item['prompt']!r} is not template {t} filled with A={a!r}, B={b!r}, S={s!r} "
+                "and a place and object from the arguments, cut before {IO}."
+            )
     counts = Counter((item["template"], item["order"]) for item in out)
     expected = {(t, o): n // (2 * len(templates)) for t in range(len(templates)) for o in ORDERS}
     if dict(counts) != expected:
-        raise CheckFailure(f"the set is unbalanced: (template, order) counts {dict(sorted(counts.items()))}, expected {n // (2 * len(templates))} each. "
-                           "Cycle through every (template, order) pair instead of drawing them at random.")
+        raise CheckFailure(
+            f"the set is unbalanced: (template, order) counts {dict(sorted(counts.items()))}, expected {n // (2 * len(templates))} each. "
+            "Cycle through every (template, order) pair instead of drawing them at random."
+        )
     again = _call(fn, "ioi_prompts", n, seed=1, **kw)
     if again != out:
-        raise CheckFailure("two calls with the same seed gave different prompts: draw from random.Random(seed), not the global generator.")
+        raise CheckFailure(
+            "two calls with the same seed gave different prompts: draw from random.Random(seed), not the global generator."
+        )
     try:
         fn(5, seed=1, **kw)
     except ValueError:
@@ -468,9 +588,13 @@ def check_ioi_generator(fn: Callable[..., list]) -> None:
     except NotImplementedError:
         raise
     except Exception as err:
-        raise CheckFailure(f"ioi_prompts(5, ...) raised {type(err).__name__}; raise ValueError with a message when n is not a multiple of 2 x len(templates).") from err
+        raise CheckFailure(
+            f"ioi_prompts(5, ...) raised {type(err).__name__}; raise ValueError with a message when n is not a multiple of 2 x len(templates)."
+        ) from err
     else:
-        raise CheckFailure("ioi_prompts(5, ...) with 2 templates returned prompts, but 5 cannot be balanced: raise ValueError.")
+        raise CheckFailure(
+            "ioi_prompts(5, ...) with 2 templates returned prompts, but 5 cannot be balanced: raise ValueError."
+        )
     passed("ioi_prompts")
 
 
@@ -493,18 +617,37 @@ def check_logit_diff(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> None:
     rows = torch.arange(5)
     probs = logits[:, -1].softmax(-1)
     diag = [
-        Diagnosis(lambda a: _close(a, -expected), "the sign is flipped: IO minus S, so that a positive number means the model prefers the right answer."),
-        Diagnosis(lambda a: _close(a, probs[rows, io] - probs[rows, s]), "you compared probabilities; compare logits (or log-probabilities: the normaliser cancels)."),
-        Diagnosis(lambda a: _close(a, logits[:, 0][rows, io] - logits[:, 0][rows, s]), "you read position 0: the prediction of the next name is at the LAST position."),
-        Diagnosis(lambda a: _close(a, logits[:, -1][:, io] - logits[:, -1][:, s]),
-                  "indexing logits[:, -1][:, io] makes a batch x batch matrix: pair row i with io_tokens[i] (index with torch.arange(batch), io_tokens)."),
+        Diagnosis(
+            lambda a: _close(a, -expected),
+            "the sign is flipped: IO minus S, so that a positive number means the model prefers the right answer.",
+        ),
+        Diagnosis(
+            lambda a: _close(a, probs[rows, io] - probs[rows, s]),
+            "you compared probabilities; compare logits (or log-probabilities: the normaliser cancels).",
+        ),
+        Diagnosis(
+            lambda a: _close(a, logits[:, 0][rows, io] - logits[:, 0][rows, s]),
+            "you read position 0: the prediction of the next name is at the LAST position.",
+        ),
+        Diagnosis(
+            lambda a: _close(a, logits[:, -1][:, io] - logits[:, -1][:, s]),
+            "indexing logits[:, -1][:, io] makes a batch x batch matrix: pair row i with io_tokens[i] (index with torch.arange(batch), io_tokens).",
+        ),
     ]
     if isinstance(out, Tensor) and out.ndim == 0:
         raise CheckFailure("logit_diff returned one number; return one per prompt (shape [batch]) and average later.")
     if isinstance(out, Tensor) and tuple(out.shape) == (5, 5):
-        raise CheckFailure("logit_diff has shape (batch, batch): logits[:, -1][:, io_tokens] pairs every row with every token. "
-                           "Pair row i with io_tokens[i]: index with (torch.arange(batch), io_tokens).")
-    check_close(out, expected, what="logit_diff", diagnoses=diag, hint="final = logits[:, -1]; final[rows, io] - final[rows, s].")
+        raise CheckFailure(
+            "logit_diff has shape (batch, batch): logits[:, -1][:, io_tokens] pairs every row with every token. "
+            "Pair row i with io_tokens[i]: index with (torch.arange(batch), io_tokens)."
+        )
+    check_close(
+        out,
+        expected,
+        what="logit_diff",
+        diagnoses=diag,
+        hint="final = logits[:, -1]; final[rows, io] - final[rows, s].",
+    )
     passed("logit_diff")
 
 
@@ -528,16 +671,29 @@ def check_patch_position(fn: Callable[..., Any]) -> None:
             out = work  # changing the activation in place (and returning None) also works in a hook
         expected = patch_position_reference(act, None, clean, pos)
         diag = [
-            Diagnosis(lambda a, c=clean: _close(a, c), "you returned the whole clean activation: patch only position `pos`."),
-            Diagnosis(lambda a, c=clean, x=act, p=pos: p + 1 < 5 and _close(a, patch_position_reference(x, None, c, p + 1)),
-                      "off by one: patch position `pos` itself."),
-            Diagnosis(lambda a, c=clean, x=act, p=pos: p < 3 and _close(a, torch.cat([x[:p], c[p:p + 1], x[p + 1:]])),
-                      "you patched along the batch axis: activation[:, pos] is position pos of every prompt."),
+            Diagnosis(
+                lambda a, c=clean: _close(a, c), "you returned the whole clean activation: patch only position `pos`."
+            ),
+            Diagnosis(
+                lambda a, c=clean, x=act, p=pos: p + 1 < 5 and _close(a, patch_position_reference(x, None, c, p + 1)),
+                "off by one: patch position `pos` itself.",
+            ),
+            Diagnosis(
+                lambda a, c=clean, x=act, p=pos: p < 3 and _close(a, torch.cat([x[:p], c[p : p + 1], x[p + 1 :]])),
+                "you patched along the batch axis: activation[:, pos] is position pos of every prompt.",
+            ),
         ]
         if isinstance(out, Tensor) and torch.equal(out, act) and not torch.equal(act[:, pos], clean[:, pos]):
-            raise CheckFailure(f"patch_position(..., pos={pos}) changed nothing: write clean[:, pos] into the activation and return it.")
-        check_close(out, expected, what=f"patch_position(pos={pos})", diagnoses=diag,
-                    hint="activation[:, pos] = clean[:, pos]; return activation.")
+            raise CheckFailure(
+                f"patch_position(..., pos={pos}) changed nothing: write clean[:, pos] into the activation and return it."
+            )
+        check_close(
+            out,
+            expected,
+            what=f"patch_position(pos={pos})",
+            diagnoses=diag,
+            hint="activation[:, pos] = clean[:, pos]; return activation.",
+        )
         if pos == 2:
             first = out[0].clone() if isinstance(out, Tensor) else None
             if first is not None and not torch.equal(out[1:], expected[1:]):
@@ -571,20 +727,42 @@ def check_ablate_position_signal(fn: Callable[..., Any]) -> None:
         expected = ablate_position_signal_reference(mlp_in, None, W_pos)
         used = W_pos[:pos]
         diag = [
-            Diagnosis(lambda a, x=mlp_in, u=used: _close(a, x - u), "you removed all of W_pos (zero-ablation); subtract only its deviation from the mean over positions."),
-            Diagnosis(lambda a, x=mlp_in, u=W_pos, p=pos: _close(a, x - (u - u.mean(0))[:p]),
-                      "you centred over all n_ctx positions; centre over the positions in use (W_pos[:pos])."),
-            Diagnosis(lambda a, x=mlp_in, u=used: _close(a, x - (u - u.mean(-1, keepdim=True))),
-                      "you took the mean over d_model; take it over positions (dim 0)."),
-            Diagnosis(lambda a, x=mlp_in, u=used: _close(a, x + (u - u.mean(0))), "add and subtract swapped: remove the positional part, don't add it again."),
-            Diagnosis(lambda a, x=mlp_in, u=W_pos, p=pos: _close(a, x - (u[-p:] - u[-p:].mean(0))), "positions 0 .. pos-1 use W_pos[:pos], not the last rows."),
+            Diagnosis(
+                lambda a, x=mlp_in, u=used: _close(a, x - u),
+                "you removed all of W_pos (zero-ablation); subtract only its deviation from the mean over positions.",
+            ),
+            Diagnosis(
+                lambda a, x=mlp_in, u=W_pos, p=pos: _close(a, x - (u - u.mean(0))[:p]),
+                "you centred over all n_ctx positions; centre over the positions in use (W_pos[:pos]).",
+            ),
+            Diagnosis(
+                lambda a, x=mlp_in, u=used: _close(a, x - (u - u.mean(-1, keepdim=True))),
+                "you took the mean over d_model; take it over positions (dim 0).",
+            ),
+            Diagnosis(
+                lambda a, x=mlp_in, u=used: _close(a, x + (u - u.mean(0))),
+                "add and subtract swapped: remove the positional part, don't add it again.",
+            ),
+            Diagnosis(
+                lambda a, x=mlp_in, u=W_pos, p=pos: _close(a, x - (u[-p:] - u[-p:].mean(0))),
+                "positions 0 .. pos-1 use W_pos[:pos], not the last rows.",
+            ),
         ]
         if isinstance(out, Tensor) and tuple(out.shape) != tuple(expected.shape):
-            raise CheckFailure(f"ablate_position_signal returned shape {tuple(out.shape)}, expected {tuple(expected.shape)}: "
-                               "slice W_pos to the sequence length, W_pos[:mlp_in.shape[1]].")
-        check_close(out, expected, what=f"ablate_position_signal (pos={pos})", diagnoses=diag,
-                    hint="used = W_pos[:pos]; return mlp_in - (used - used.mean(0)).")
+            raise CheckFailure(
+                f"ablate_position_signal returned shape {tuple(out.shape)}, expected {tuple(expected.shape)}: "
+                "slice W_pos to the sequence length, W_pos[:mlp_in.shape[1]]."
+            )
+        check_close(
+            out,
+            expected,
+            what=f"ablate_position_signal (pos={pos})",
+            diagnoses=diag,
+            hint="used = W_pos[:pos]; return mlp_in - (used - used.mean(0)).",
+        )
     passed("ablate_position_signal")
 
 
-__all__ = [name for name in dir() if name.startswith(("check_", "MNIST_")) or name.endswith(("_reference", "Reference"))]
+__all__ = [
+    name for name in dir() if name.startswith(("check_", "MNIST_")) or name.endswith(("_reference", "Reference"))
+]

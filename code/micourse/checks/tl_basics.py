@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import einops
 import torch
@@ -33,11 +33,26 @@ def check_token_accuracy(fn: Callable) -> None:
         same_pos = (logits.argmax(-1) == tokens).float().mean()
         no_shift_trim = (logits[:, :-1].argmax(-1) == tokens[:, :-1]).float().mean()
         count = (logits[:, :-1].argmax(-1) == tokens[:, 1:]).float().sum()
-        compare(out.reshape(()), ref.token_accuracy(logits, tokens), what="token_accuracy",
-                mistakes=[(same_pos, "you compared the prediction at position p with the token AT p; it predicts the token at p + 1."),
-                          (no_shift_trim, "you dropped the last position of the logits but compared with tokens[:, :-1]; compare with tokens[:, 1:]."),
-                          (count, "you returned the number of correct positions; divide by how many there are (use .float().mean()).")],
-                hint="logits[:, :-1].argmax(-1) == tokens[:, 1:], then the mean of that as floats.")
+        compare(
+            out.reshape(()),
+            ref.token_accuracy(logits, tokens),
+            what="token_accuracy",
+            mistakes=[
+                (
+                    same_pos,
+                    "you compared the prediction at position p with the token AT p; it predicts the token at p + 1.",
+                ),
+                (
+                    no_shift_trim,
+                    "you dropped the last position of the logits but compared with tokens[:, :-1]; compare with tokens[:, 1:].",
+                ),
+                (
+                    count,
+                    "you returned the number of correct positions; divide by how many there are (use .float().mean()).",
+                ),
+            ],
+            hint="logits[:, :-1].argmax(-1) == tokens[:, 1:], then the mean of that as floats.",
+        )
     passed("token_accuracy")
 
 
@@ -48,12 +63,30 @@ def check_next_token_log_probs(fn: Callable) -> None:
         logits, tokens = _logits_and_tokens(seed)
         out = call(fn, "next_token_log_probs", logits.clone(), tokens.clone())
         lp = logits.log_softmax(-1)
-        compare(out, ref.next_token_log_probs(logits, tokens), what="next_token_log_probs",
-                mistakes=[(lambda: lp[:, :-1].gather(-1, tokens[:, :-1, None])[..., 0], "you looked up the token at the same position; position p predicts tokens[:, p + 1]."),
-                          (lambda: logits[:, :-1].gather(-1, tokens[:, 1:, None])[..., 0], "you gathered raw logits: apply log_softmax over the vocabulary first."),
-                          (lambda: logits[:, :-1].softmax(-1).gather(-1, tokens[:, 1:, None])[..., 0], "you returned probabilities; the exercise asks for log-probabilities (log_softmax)."),
-                          (lambda: logits[:, :-1].log_softmax(1).gather(-1, tokens[:, 1:, None])[..., 0], "you took log_softmax over the position axis; it goes over the vocabulary (dim=-1).")],
-                hint="logits[:, :-1].log_softmax(-1), then .gather(-1, tokens[:, 1:, None]) and drop the last axis.")
+        compare(
+            out,
+            ref.next_token_log_probs(logits, tokens),
+            what="next_token_log_probs",
+            mistakes=[
+                (
+                    lambda: lp[:, :-1].gather(-1, tokens[:, :-1, None])[..., 0],
+                    "you looked up the token at the same position; position p predicts tokens[:, p + 1].",
+                ),
+                (
+                    lambda: logits[:, :-1].gather(-1, tokens[:, 1:, None])[..., 0],
+                    "you gathered raw logits: apply log_softmax over the vocabulary first.",
+                ),
+                (
+                    lambda: logits[:, :-1].softmax(-1).gather(-1, tokens[:, 1:, None])[..., 0],
+                    "you returned probabilities; the exercise asks for log-probabilities (log_softmax).",
+                ),
+                (
+                    lambda: logits[:, :-1].log_softmax(1).gather(-1, tokens[:, 1:, None])[..., 0],
+                    "you took log_softmax over the position axis; it goes over the vocabulary (dim=-1).",
+                ),
+            ],
+            hint="logits[:, :-1].log_softmax(-1), then .gather(-1, tokens[:, 1:, None]) and drop the last axis.",
+        )
     passed("next_token_log_probs")
 
 
@@ -68,8 +101,10 @@ def check_pattern_from_weights(fn: Callable) -> None:
         future = torch.triu(torch.ones(p, p, dtype=torch.bool), 1)
         out = call(fn, "pattern_from_weights", x.clone(), W_Q, b_Q, W_K, b_K)
         if isinstance(out, torch.Tensor) and out.shape == (b, h, p, p) and out.masked_select(future).abs().max() > 1e-6:
-            raise CheckFailure("pattern_from_weights gives weight to future keys (above the diagonal): "
-                               "the causal mask is missing or applied the wrong way round (mask keys after the query).")
+            raise CheckFailure(
+                "pattern_from_weights gives weight to future keys (above the diagonal): "
+                "the causal mask is missing or applied the wrong way round (mask keys after the query)."
+            )
         q = einops.einsum(x, W_Q, "b p d, h d e -> b p h e") + b_Q
         k = einops.einsum(x, W_K, "b p d, h d e -> b p h e") + b_K
         raw = einops.einsum(q, k, "b q h e, b k h e -> b h q k")
@@ -77,14 +112,33 @@ def check_pattern_from_weights(fn: Callable) -> None:
         def pat(s, dim=-1):
             return s.masked_fill(future, float("-inf")).softmax(dim)
 
-        no_bias = lambda: pat(einops.einsum(einops.einsum(x, W_Q, "b p d, h d e -> b p h e"), einops.einsum(x, W_K, "b p d, h d e -> b p h e"), "b q h e, b k h e -> b h q k") / math.sqrt(e))
-        compare(out, ref.pattern_from_weights(x, W_Q, b_Q, W_K, b_K), what=f"pattern_from_weights (batch {b}, pos {p}, {h} heads of {e})",
-                mistakes=[(lambda: pat(raw), "you did not scale the scores: divide by sqrt(d_head) before the softmax."),
-                          (lambda: pat(raw / e), "you divided by d_head; divide by its square root."),
-                          (lambda: (raw / math.sqrt(e)).softmax(-1), "there is no causal mask: set scores of future keys (key > query) to -inf before the softmax."),
-                          (no_bias, "you left out the biases b_Q and b_K."),
-                          (lambda: pat(raw / math.sqrt(e), dim=-2).nan_to_num(), "you took the softmax over queries; each query's weights over keys should sum to one (dim=-1).")],
-                hint="q = x @ W_Q + b_Q per head (einsum 'b p d, h d e -> b p h e'), same for k; scores 'b q h e, b k h e -> b h q k' / sqrt(d_head); mask; softmax(-1).")
+        no_bias = lambda: pat(
+            einops.einsum(
+                einops.einsum(x, W_Q, "b p d, h d e -> b p h e"),
+                einops.einsum(x, W_K, "b p d, h d e -> b p h e"),
+                "b q h e, b k h e -> b h q k",
+            )
+            / math.sqrt(e)
+        )
+        compare(
+            out,
+            ref.pattern_from_weights(x, W_Q, b_Q, W_K, b_K),
+            what=f"pattern_from_weights (batch {b}, pos {p}, {h} heads of {e})",
+            mistakes=[
+                (lambda: pat(raw), "you did not scale the scores: divide by sqrt(d_head) before the softmax."),
+                (lambda: pat(raw / e), "you divided by d_head; divide by its square root."),
+                (
+                    lambda: (raw / math.sqrt(e)).softmax(-1),
+                    "there is no causal mask: set scores of future keys (key > query) to -inf before the softmax.",
+                ),
+                (no_bias, "you left out the biases b_Q and b_K."),
+                (
+                    lambda: pat(raw / math.sqrt(e), dim=-2).nan_to_num(),
+                    "you took the softmax over queries; each query's weights over keys should sum to one (dim=-1).",
+                ),
+            ],
+            hint="q = x @ W_Q + b_Q per head (einsum 'b p d, h d e -> b p h e'), same for k; scores 'b q h e, b k h e -> b h q k' / sqrt(d_head); mask; softmax(-1).",
+        )
     passed("pattern_from_weights")
 
 
@@ -97,11 +151,25 @@ def check_head_outputs(fn: Callable) -> None:
         out = call(fn, "head_outputs", z.clone(), W_O.clone())
         expected = ref.head_outputs(z, W_O)
         if isinstance(out, torch.Tensor) and tuple(out.shape) == (b, p, d):
-            raise CheckFailure(f"head_outputs returned shape {tuple(out.shape)}: you summed over heads. Keep the head axis: (batch, pos, head, d_model).")
-        compare(out, expected, what="head_outputs",
-                mistakes=[(lambda: einops.einsum(z, W_O, "b p h e, g e d -> b p g d"), "you summed over all heads' z for each W_O: match head h's z with W_O[h] only (use the same letter for the head axis in both inputs)."),
-                          (lambda: expected.transpose(1, 2), "your axes are (batch, head, pos, d_model); the exercise wants (batch, pos, head, d_model).")],
-                hint="einops.einsum(z, W_O, 'batch pos head d_head, head d_head d_model -> batch pos head d_model').")
+            raise CheckFailure(
+                f"head_outputs returned shape {tuple(out.shape)}: you summed over heads. Keep the head axis: (batch, pos, head, d_model)."
+            )
+        compare(
+            out,
+            expected,
+            what="head_outputs",
+            mistakes=[
+                (
+                    lambda: einops.einsum(z, W_O, "b p h e, g e d -> b p g d"),
+                    "you summed over all heads' z for each W_O: match head h's z with W_O[h] only (use the same letter for the head axis in both inputs).",
+                ),
+                (
+                    lambda: expected.transpose(1, 2),
+                    "your axes are (batch, head, pos, d_model); the exercise wants (batch, pos, head, d_model).",
+                ),
+            ],
+            hint="einops.einsum(z, W_O, 'batch pos head d_head, head d_head d_model -> batch pos head d_model').",
+        )
     passed("head_outputs")
 
 
@@ -116,10 +184,27 @@ def check_logit_lens(fn: Callable) -> None:
         out = call(fn, "logit_lens", stack.clone(), model)
         expected = ref.logit_lens(stack, model)
         if isinstance(out, torch.Tensor) and out.is_floating_point():
-            raise CheckFailure(f"logit_lens returned floats of shape {tuple(out.shape)}: return the predicted token ids (argmax over the vocabulary), not logits.")
-        compare(out, expected, what="logit_lens",
-                mistakes=[(lambda: model.unembed(stack).argmax(-1), "you skipped the final LayerNorm: apply model.ln_final before the unembedding, as the model itself does."),
-                          (lambda: (model.ln_final(stack) @ model.W_U).argmax(-1), "you left out the unembedding bias b_U (model.unembed adds it)."),
-                          (lambda: model.unembed(model.ln_final(stack)).argmax(-2), "you took the argmax over positions; take it over the vocabulary (dim=-1).")],
-                hint="model.unembed(model.ln_final(resid_stack)).argmax(dim=-1).")
+            raise CheckFailure(
+                f"logit_lens returned floats of shape {tuple(out.shape)}: return the predicted token ids (argmax over the vocabulary), not logits."
+            )
+        compare(
+            out,
+            expected,
+            what="logit_lens",
+            mistakes=[
+                (
+                    lambda: model.unembed(stack).argmax(-1),
+                    "you skipped the final LayerNorm: apply model.ln_final before the unembedding, as the model itself does.",
+                ),
+                (
+                    lambda: (model.ln_final(stack) @ model.W_U).argmax(-1),
+                    "you left out the unembedding bias b_U (model.unembed adds it).",
+                ),
+                (
+                    lambda: model.unembed(model.ln_final(stack)).argmax(-2),
+                    "you took the argmax over positions; take it over the vocabulary (dim=-1).",
+                ),
+            ],
+            hint="model.unembed(model.ln_final(resid_stack)).argmax(dim=-1).",
+        )
     passed("logit_lens")

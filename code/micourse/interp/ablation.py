@@ -11,13 +11,17 @@ from torch import Tensor
 from micourse.interp.basics import next_token_log_probs
 
 
-def zero_ablate_head(z: Float[Tensor, "batch pos head d_head"], hook, head: int) -> Float[Tensor, "batch pos head d_head"]:
+def zero_ablate_head(
+    z: Float[Tensor, "batch pos head d_head"], hook, head: int
+) -> Float[Tensor, "batch pos head d_head"]:
     """Hook for `blocks.L.attn.hook_z`: the head writes nothing."""
     z[:, :, head] = 0.0
     return z
 
 
-def mean_ablate_head(z: Float[Tensor, "batch pos head d_head"], hook, head: int) -> Float[Tensor, "batch pos head d_head"]:
+def mean_ablate_head(
+    z: Float[Tensor, "batch pos head d_head"], hook, head: int
+) -> Float[Tensor, "batch pos head d_head"]:
     """Hook for `hook_z`: the head writes its average over the batch (per position), erasing
     what depends on this sequence while keeping the constant part later layers may expect."""
     z[:, :, head] = z[:, :, head].mean(dim=0, keepdim=True)
@@ -31,7 +35,9 @@ def loss(model, tokens: Int[Tensor, "batch pos"], fwd_hooks=()) -> float:
 
 
 @torch.no_grad()
-def ablation_loss_increase(model, tokens: Int[Tensor, "batch pos"], ablate=mean_ablate_head) -> Float[Tensor, "layer head"]:
+def ablation_loss_increase(
+    model, tokens: Int[Tensor, "batch pos"], ablate=mean_ablate_head
+) -> Float[Tensor, "layer head"]:
     """Loss with each head ablated (one at a time) minus the clean loss."""
     clean = loss(model, tokens)
     out = torch.zeros(model.cfg.n_layers, model.cfg.n_heads)

@@ -27,7 +27,9 @@ def logit_attribution(
     return einops.einsum(components[:, :, :-1], directions, "c b p d, d b p -> c b p")
 
 
-def residual_components(cache, model, layer: int = -1, apply_ln: bool = False) -> tuple[Float[Tensor, "component batch pos d_model"], list[str]]:
+def residual_components(
+    cache, model, layer: int = -1, apply_ln: bool = False
+) -> tuple[Float[Tensor, "component batch pos d_model"], list[str]]:
     """The residual stream before `layer` (-1: the final stream) split into heads, embeddings and biases.
 
     TransformerLens's `get_full_resid_decomposition`, minus its `pos_embed` row for shortformer
@@ -35,9 +37,13 @@ def residual_components(cache, model, layer: int = -1, apply_ln: bool = False) -
     components always add up to the stream.
     """
     previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)  # TransformerLens logs "Tried to compute head results when they were already cached"
+    logging.disable(
+        logging.WARNING
+    )  # TransformerLens logs "Tried to compute head results when they were already cached"
     try:
-        parts, labels = cache.get_full_resid_decomposition(layer=layer, expand_neurons=False, apply_ln=apply_ln, return_labels=True)
+        parts, labels = cache.get_full_resid_decomposition(
+            layer=layer, expand_neurons=False, apply_ln=apply_ln, return_labels=True
+        )
     finally:
         logging.disable(previous)
     if model.cfg.positional_embedding_type == "shortformer" and "pos_embed" in labels:
@@ -46,7 +52,9 @@ def residual_components(cache, model, layer: int = -1, apply_ln: bool = False) -
     return parts, labels
 
 
-def attention_input_components(cache, model, layer: int) -> tuple[Float[Tensor, "component batch pos d_model"], list[str]]:
+def attention_input_components(
+    cache, model, layer: int
+) -> tuple[Float[Tensor, "component batch pos d_model"], list[str]]:
     """What `layer`'s queries and keys read, split into components that add up to it.
 
     The residual stream's components pass through the layer's LayerNorm (its scale taken from the

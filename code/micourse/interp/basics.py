@@ -23,7 +23,9 @@ def token_accuracy(logits: Float[Tensor, "batch pos d_vocab"], tokens: Int[Tenso
     return (logits[:, :-1].argmax(dim=-1) == tokens[:, 1:]).float().mean()
 
 
-def attention_inputs(model, cache, layer: int) -> tuple[Float[Tensor, "batch pos d_model"], Float[Tensor, "batch pos d_model"]]:
+def attention_inputs(
+    model, cache, layer: int
+) -> tuple[Float[Tensor, "batch pos d_model"], Float[Tensor, "batch pos d_model"]]:
     """What layer `layer`'s queries/keys read: LayerNorm-ed residual (+ positions for shortformer models).
 
     Returns `(qk_input, v_input)`. Works with folded (`LNPre`) and unfolded (`LN`) LayerNorms,
@@ -58,8 +60,6 @@ def head_outputs(
     return einops.einsum(z, W_O, "b p h e, h e d -> b p h d")
 
 
-def logit_lens(
-    resid_stack: Float[Tensor, "component batch pos d_model"], model
-) -> Int[Tensor, "component batch pos"]:
+def logit_lens(resid_stack: Float[Tensor, "component batch pos d_model"], model) -> Int[Tensor, "component batch pos"]:
     """Top next-token prediction read off each partial residual stream by the final LN and unembedding."""
     return model.unembed(model.ln_final(resid_stack)).argmax(dim=-1)

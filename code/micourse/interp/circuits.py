@@ -70,7 +70,9 @@ def composition_scores(model, kind: str, layers: tuple[int, int] = (0, 1)) -> Fl
     return out
 
 
-def random_composition_baseline(d_model: int, d_head: int, n_samples: int = 200, seed: int = 0) -> Float[Tensor, "n_samples"]:
+def random_composition_baseline(
+    d_model: int, d_head: int, n_samples: int = 200, seed: int = 0
+) -> Float[Tensor, " n_samples"]:
     """Composition scores of random low-rank matrices shaped like two heads' circuits: the score
     two unrelated heads would get by chance."""
     g = torch.Generator().manual_seed(seed)
@@ -96,7 +98,9 @@ def positional_attention_input(model, cache, layer: int, n: int) -> Float[Tensor
 
 
 def score_by_key_source(
-    q: Float[Tensor, "query d_head"], key_components: Float[Tensor, "component key d_model"], W_K: Float[Tensor, "d_model d_head"]
+    q: Float[Tensor, "query d_head"],
+    key_components: Float[Tensor, "component key d_model"],
+    W_K: Float[Tensor, "d_model d_head"],
 ) -> Float[Tensor, "component query key"]:
     """Split one head's attention scores by where the key's input came from.
 

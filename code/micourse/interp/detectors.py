@@ -7,7 +7,7 @@ the query positions where the score is defined.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from jaxtyping import Float
@@ -21,25 +21,25 @@ def _check_pattern(pattern: Tensor) -> None:
         raise ValueError(f"Expected a pattern of shape (batch, head, query, key), got {tuple(pattern.shape)}.")
 
 
-def current_token_score(pattern: Pattern) -> Float[Tensor, "head"]:
+def current_token_score(pattern: Pattern) -> Float[Tensor, " head"]:
     """Mean attention from each position to itself."""
     _check_pattern(pattern)
     return pattern.diagonal(dim1=-2, dim2=-1).mean(dim=(0, -1))
 
 
-def previous_token_score(pattern: Pattern) -> Float[Tensor, "head"]:
+def previous_token_score(pattern: Pattern) -> Float[Tensor, " head"]:
     """Mean attention from each position (but the first) to the one before it."""
     _check_pattern(pattern)
     return pattern.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=(0, -1))
 
 
-def first_token_score(pattern: Pattern) -> Float[Tensor, "head"]:
+def first_token_score(pattern: Pattern) -> Float[Tensor, " head"]:
     """Mean attention from each position to position 0 (the BOS token)."""
     _check_pattern(pattern)
     return pattern[..., 0].mean(dim=(0, -1))
 
 
-def induction_score(pattern: Pattern, seq_len: int) -> Float[Tensor, "head"]:
+def induction_score(pattern: Pattern, seq_len: int) -> Float[Tensor, " head"]:
     """On BOS + x + x (x of length `seq_len`), mean attention from each token of the repeat to
     the token right after its earlier copy: query q attends to key q - seq_len + 1.
 
@@ -48,7 +48,9 @@ def induction_score(pattern: Pattern, seq_len: int) -> Float[Tensor, "head"]:
     """
     _check_pattern(pattern)
     if pattern.shape[-1] != 2 * seq_len + 1:
-        raise ValueError(f"A repeated sequence of seq_len {seq_len} has {2 * seq_len + 1} positions, the pattern has {pattern.shape[-1]}.")
+        raise ValueError(
+            f"A repeated sequence of seq_len {seq_len} has {2 * seq_len + 1} positions, the pattern has {pattern.shape[-1]}."
+        )
     diag = pattern.diagonal(offset=-(seq_len - 1), dim1=-2, dim2=-1)  # queries seq_len - 1 .. 2 * seq_len
     return diag[..., -seq_len:].mean(dim=(0, -1))  # the repeat's queries
 

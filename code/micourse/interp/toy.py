@@ -6,11 +6,22 @@ import torch
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 
-def tiny_model(seed: int = 0, n_layers: int = 2, n_heads: int = 3, d_vocab: int = 40, attn_only: bool = True) -> HookedTransformer:
+def tiny_model(
+    seed: int = 0, n_layers: int = 2, n_heads: int = 3, d_vocab: int = 40, attn_only: bool = True
+) -> HookedTransformer:
     """2 layers, 3 heads, d_model 24, no tokenizer; weights scaled up so patterns are far from uniform."""
     cfg = HookedTransformerConfig(
-        n_layers=n_layers, d_model=24, n_heads=n_heads, d_head=8, d_mlp=None if attn_only else 48, n_ctx=64,
-        d_vocab=d_vocab, attn_only=attn_only, act_fn="gelu_new", normalization_type="LN", seed=seed,
+        n_layers=n_layers,
+        d_model=24,
+        n_heads=n_heads,
+        d_head=8,
+        d_mlp=None if attn_only else 48,
+        n_ctx=64,
+        d_vocab=d_vocab,
+        attn_only=attn_only,
+        act_fn="gelu_new",
+        normalization_type="LN",
+        seed=seed,
     )
     model = HookedTransformer(cfg, move_to_device=False)
     g = torch.Generator().manual_seed(seed)
