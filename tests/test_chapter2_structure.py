@@ -35,8 +35,9 @@ def test_exercise_format(page):
         assert callable(getattr(importlib.import_module(f"micourse.checks.{module}"), name))
         test_file = ROOT / "tests" / f"test_checks_{module}.py"
         text = test_file.read_text()
-        assert f"chk.{name}(" in text, f"{name} is never shown to accept an answer in {test_file.name}"
-        assert text.count(f"rejects(chk.{name},") >= 3, f"{name} should be shown to reject >= 3 wrong answers"
+        assert re.search(rf"chk\.{name}\(", text), f"{name} is never shown to accept an answer in {test_file.name}"
+        n_rejects = len(re.findall(rf"rejects\(\s*chk\.{name},", text))
+        assert n_rejects >= 3, f"{name} should be shown to reject >= 3 wrong answers"
 
 
 def test_chapter_has_enough_exercises():
