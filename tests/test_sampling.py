@@ -130,3 +130,14 @@ def test_generate_with_a_tokenizer():
         S.generate(model, "Hello", 3, method="nucleus", tokenizer=tok)
     with pytest.raises(S.SamplingError, match="top_k"):
         S.generate(model, "Hello", 3, method="top_k", tokenizer=tok)
+
+
+def test_generate_with_transformer_lens_cache_matches_full_reruns(monkeypatch):
+    """generate feeds a HookedTransformer only new tokens (KV cache): same text as rerunning everything."""
+    from micourse.models import load_model
+
+    model = load_model("gpt2-small", verbose=False)
+    cached = S.generate(model, "The king said unto", 12, method="sample", seed=3, stop_at_eos=False)
+    monkeypatch.setattr(S, "_cached_logits_fn", lambda m: None)
+    full = S.generate(model, "The king said unto", 12, method="sample", seed=3, stop_at_eos=False)
+    assert cached == full
