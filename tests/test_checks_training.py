@@ -78,3 +78,31 @@ def test_restricted_vocab_loss_matches_full_loss_on_the_reference_model():
     restricted = RestrictedVocabLoss(ids, cfg.d_vocab)(model, tokens)
     logits = model(tokens)[..., :20]
     assert torch.allclose(restricted, next_token_loss(logits, tokens), atol=1e-6)
+
+
+def test_training_step():
+    from micourse.training import training_step
+
+    chk.check_training_step(training_step)
+    rejects(chk.check_training_step, chk._mistake(zero="never"), "accumulate")
+    rejects(chk.check_training_step, chk._mistake(clip="after"), "clip the gradients after backward")
+    rejects(chk.check_training_step, chk._mistake(clip="never"), "unclipped")
+    rejects(chk.check_training_step, chk._mistake(schedule=False), "scheduler has been stepped 0 times")
+    rejects(chk.check_training_step, chk._mistake(zero="after_backward"), "zeroed the gradients after")
+
+    def returns_tensor(model, tokens, optimizer, scheduler, loss_fn, max_grad_norm):
+        optimizer.zero_grad()
+        loss = loss_fn(model, tokens)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        return loss
+
+    rejects(chk.check_training_step, returns_tensor, "loss.item()")
+
+    def schedule_first(model, tokens, optimizer, scheduler, loss_fn, max_grad_norm):
+        scheduler.step()
+        return chk._mistake(schedule=False)(model, tokens, optimizer, scheduler, loss_fn, max_grad_norm)
+
+    rejects(chk.check_training_step, schedule_first, "scheduler.step()")

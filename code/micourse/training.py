@@ -166,3 +166,29 @@ def train(
     model.eval()
     history.seconds = time.perf_counter() - start
     return history
+
+
+def training_step(
+    model: nn.Module,
+    tokens: Int[Tensor, "batch pos"],
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    loss_fn: Callable[[nn.Module, Tensor], Tensor],
+    max_grad_norm: float,
+) -> float:
+    """One step, in the order that matters: fresh gradients, clipped before the update, then the schedule.
+
+    The reference for the page's exercise (`train` above does the same with the schedule set by hand).
+    """
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_fn(model, tokens)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    return loss.item()
+
+
+def lambda_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainingConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    """`lr_at` as a torch scheduler: `scheduler.step()` moves the optimizer to the next step's rate."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step, cfg) / cfg.lr)

@@ -1,4 +1,4 @@
-"""Checkers of the page "Training": the next-token loss and the learning-rate schedule."""
+"""Checkers of the page "Training": the next-token loss, the learning-rate schedule, the training step."""
 
 from __future__ import annotations
 
@@ -7,10 +7,18 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from micourse.checks.core import CheckFailure, assert_close, call, like, passed
-from micourse.training import TrainingConfig, lr_at, next_token_loss
+from micourse.training import (
+    TrainingConfig,
+    full_vocab_loss,
+    lambda_scheduler,
+    lr_at,
+    make_optimizer,
+    next_token_loss,
+    training_step,
+)
 
 
 def check_next_token_loss(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
@@ -140,3 +148,102 @@ def check_lr_schedule(fn: Callable[[int, TrainingConfig], float]) -> None:
             hint="for step < warmup_steps: lr * (step + 1) / warmup_steps; after: progress = (step - warmup_steps) / (steps - warmup_steps), lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + cos(pi * progress))).",
         )
     passed("lr_schedule")
+
+
+# --------------------------------------------------------------------------- the training step
+
+_CLIP = 0.1  # small enough that clipping changes every step's gradients
+
+
+def _three_steps(step: Callable, what: str, learner: bool = False) -> tuple[Tensor, list, object]:
+    """Parameters (flattened) of a tiny seeded GPT-2 after three calls of `step`, its return values, the scheduler."""
+    from micourse.transformer import GPT2, Config
+
+    torch.manual_seed(0)
+    model = GPT2(Config(d_vocab=40, n_ctx=16, d_model=16, n_heads=2, d_head=8, d_mlp=32, n_layers=1))
+    cfg = TrainingConfig(steps=6, lr=1e-2, warmup_steps=2, weight_decay=0.1)
+    optimizer = make_optimizer(model, cfg)
+    scheduler = lambda_scheduler(optimizer, cfg)
+    g = torch.Generator().manual_seed(1)
+    returned = []
+    for _ in range(3):  # under enable_grad: the diagnoses run this inside no_grad
+        tokens = torch.randint(0, 40, (2, 12), generator=g)
+        args = (model, tokens, optimizer, scheduler, full_vocab_loss, _CLIP)
+        with torch.enable_grad():
+            returned.append(call(step, *args, what=what) if learner else step(*args))
+    return torch.cat([p.detach().flatten() for p in model.parameters()]), returned, scheduler
+
+
+def _mistake(zero: str = "first", clip: str = "before", schedule: bool = True) -> Callable:
+    """The training step with one thing out of place (`zero`: first/never/after_backward; `clip`: before/after/never)."""
+
+    def step(model, tokens, optimizer, scheduler, loss_fn, max_grad_norm):
+        if zero == "first":
+            optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model, tokens)
+        loss.backward()
+        if zero == "after_backward":
+            optimizer.zero_grad(set_to_none=True)
+        if clip == "before":
+            nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        optimizer.step()
+        if clip == "after":
+            nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        if schedule:
+            scheduler.step()
+        return loss.item()
+
+    return step
+
+
+def check_training_step(fn: Callable) -> None:
+    """`fn(model, tokens, optimizer, scheduler, loss_fn, max_grad_norm)`: one full step; returns the loss as a float.
+
+    Runs three seeded steps on a tiny model with the learner's function and with the reference,
+    and compares every parameter afterwards.
+    """
+    what = "training_step(model, tokens, optimizer, scheduler, loss_fn, max_grad_norm)"
+    actual, returned, scheduler = _three_steps(fn, what, learner=True)
+    expected, ref_returned, _ = _three_steps(training_step, what)
+    for i, (r, e) in enumerate(zip(returned, ref_returned)):
+        if isinstance(r, Tensor) and r.numel() == 1:
+            raise CheckFailure(
+                f"{what} returned a tensor at step {i}; return loss.item(), a float (keeping the tensor keeps its whole graph alive)."
+            )
+        if not isinstance(r, float):
+            raise CheckFailure(
+                f"{what} returned {type(r).__name__} at step {i}; return the loss as a float (loss.item())."
+            )
+        if i == 0 and not math.isclose(r, e, rel_tol=1e-4, abs_tol=1e-5):  # later losses depend on the earlier steps
+            raise CheckFailure(
+                f"{what} returned {r:.6g} at the first step, the loss of that batch is {e:.6g}: "
+                "return the loss computed before the update."
+            )
+    if scheduler.last_epoch != 3:
+        raise CheckFailure(
+            f"after three steps the scheduler has been stepped {scheduler.last_epoch} times, expected 3: "
+            "call scheduler.step() exactly once per step, after optimizer.step()."
+        )
+    diag = [
+        like(
+            lambda: _three_steps(_mistake(zero="never"), what)[0],
+            "the gradients accumulate across steps: call optimizer.zero_grad() before backward().",
+        ),
+        like(
+            lambda: _three_steps(_mistake(clip="never"), what)[0],
+            "the parameters are what an unclipped step gives: clip the gradients after backward() and before optimizer.step() "
+            "(clipping after the step changes nothing, the next step starts from fresh gradients).",
+        ),
+        like(
+            lambda: _three_steps(_mistake(zero="after_backward"), what)[0],
+            "you zeroed the gradients after backward(), so the optimizer stepped with none: zero them before the forward pass.",
+        ),
+    ]
+    assert_close(
+        actual,
+        expected,
+        what="all parameters (flattened) after three steps",
+        diagnoses=diag,
+        hint="the order is zero_grad, forward + loss, backward, clip_grad_norm_, optimizer.step(), scheduler.step().",
+    )
+    passed("training_step")
