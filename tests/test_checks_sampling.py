@@ -211,3 +211,14 @@ def test_beam_step():
     rejects(chk.check_beam_step, no_running_score, "running score")
     rejects(chk.check_beam_step, swapped, "swapped")
     rejects(chk.check_beam_step, split_evenly, "all beam x token candidates")
+
+
+def test_beam_search_eos():
+    chk.check_beam_search_eos(ref.beam_search_eos)
+    variant = chk._beam_search_variant
+    rejects(chk.check_beam_search_eos, lambda *a: variant(*a, normalise="none"), "raw total")
+    rejects(chk.check_beam_search_eos, lambda *a: variant(*a, normalise="total"), "prompt included")
+    rejects(chk.check_beam_search_eos, lambda *a: variant(*a, eos=False), "never end")
+    rejects(chk.check_beam_search_eos, lambda *a: variant(*a, keep=False), "only the live beams")
+    rejects(chk.check_beam_search_eos, lambda *a: ref.beam_search_eos(*a)[:1], "expected")  # only the best one
+    rejects(chk.check_beam_search_eos, lambda *a: None, "list of (score, tokens)")

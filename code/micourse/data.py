@@ -68,6 +68,22 @@ def kjv_text(split: str = "train") -> str:
     return "\n\n".join(chosen)
 
 
+def kjv_chapter_split(n_books: int = 20, every: int = 10) -> tuple[str, str]:
+    """(training text, held-out text) from the first `n_books` books: every `every`-th chapter held out.
+
+    Unlike the "heldout" split of `kjv_text` (the last six books, a different kind of writing), this
+    measures generalisation within one genre: held-out chapters sit between training chapters of the
+    same books. The splits of `kjv_text` stay as they are (the stand-ins were trained on them).
+    """
+    if not 1 <= n_books <= len(kjv_books()) or every < 2:
+        raise ValueError(f"need 1 <= n_books <= {len(kjv_books())} and every >= 2, got {n_books}, {every}")
+    train, heldout = [], []
+    for text in list(kjv_books().values())[:n_books]:
+        for i, chapter in enumerate(text.split("\n")):
+            (heldout if i % every == every - 1 else train).append(chapter)
+    return "\n".join(train), "\n".join(heldout)
+
+
 def tokenize_text(text: str, chunk_chars: int = 200_000) -> Int[Tensor, " n_tokens"]:
     """GPT-2 token ids of a long text (tokenised in chunks cut at line ends, to keep memory flat)."""
     from micourse.tokenizer import gpt2_tokenizer

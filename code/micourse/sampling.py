@@ -33,6 +33,8 @@ __all__ = [
     "banned_next_tokens",
     "beam_step",
     "beam_search",
+    "beam_search_eos",
+    "next_logprobs_fn",
     "generate",
     "SamplingError",
 ]
@@ -266,6 +268,49 @@ def beam_search(
         scores, origin, new = step(scores, logprobs, num_beams)
         beams = torch.cat([beams[origin], new[:, None].to(beams.dtype)], dim=1)
     return [(float(s), beams[i]) for i, s in enumerate(scores)]
+
+
+def next_logprobs_fn(model) -> Callable[[Tensor], Tensor]:
+    """`model` as a function from beams (beam, pos) to next-token log-probabilities (beam, d_vocab)."""
+    logits_of = _logits_fn(model)
+    return lambda beams: logits_of(beams).log_softmax(dim=-1)
+
+
+def beam_search_eos(
+    next_logprobs: Callable[[Tensor], Tensor],
+    tokens: Int[Tensor, " pos"],
+    max_new_tokens: int,
+    num_beams: int,
+    eos_id: int,
+    length_penalty: float = 1.0,
+) -> list[tuple[float, Int[Tensor, " pos_out"]]]:
+    """Beam search that lets hypotheses end: the reference for the page's whole-loop exercise.
+
+    A candidate that appends `eos_id` is finished and leaves the beam (it keeps its end-of-text
+    token); the others stay live. The search stops once `num_beams` hypotheses are finished, no
+    live beam is left, or after `max_new_tokens` steps; live beams then count as finished too.
+    Hypotheses are ranked by total log-probability / (new tokens) ** length_penalty, since raw
+    totals only fall with length and would always prefer ending early. Returns at most
+    `num_beams` (normalised score, tokens), best first.
+    """
+    if tokens.ndim != 1 or num_beams < 1:
+        raise SamplingError(
+            f"need one prompt of shape (pos,) and num_beams >= 1, got {tuple(tokens.shape)}, {num_beams}."
+        )
+    live_scores, live = torch.zeros(1), tokens[None, :]
+    finished: list[tuple[float, Tensor]] = []
+    for _ in range(max_new_tokens):
+        if len(live) == 0 or len(finished) >= num_beams:
+            break
+        new_scores, origin, new = beam_step(live_scores, next_logprobs(live), num_beams)
+        extended = torch.cat([live[origin], new[:, None].to(live.dtype)], dim=1)
+        ended = new == eos_id
+        finished += [(float(s), seq) for s, seq in zip(new_scores[ended], extended[ended])]
+        live_scores, live = new_scores[~ended], extended[~ended]
+    finished += [(float(s), seq) for s, seq in zip(live_scores, live)]
+    n0 = len(tokens)
+    ranked = sorted(((s / max(1, len(seq) - n0) ** length_penalty, seq) for s, seq in finished), key=lambda x: -x[0])
+    return ranked[:num_beams]
 
 
 # --- the whole loop ----------------------------------------------------------------------------

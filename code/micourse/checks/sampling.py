@@ -458,3 +458,114 @@ def check_beam_step(fn: Callable[[Tensor, Tensor, int], Any]) -> None:
                 f"{where}: the scores are right but the (origin, token) pairs are not: you gave {list(zip(o.tolist(), t.tolist()))}, expected {list(zip(exp_o.tolist(), exp_t.tolist()))}."
             )
     passed("beam_step")
+
+
+# --- the whole beam search ---------------------------------------------------------------------
+
+
+def _beam_search_variant(
+    next_logprobs,
+    tokens,
+    max_new_tokens,
+    num_beams,
+    eos_id,
+    length_penalty=1.0,
+    *,
+    normalise="new",
+    eos=True,
+    keep=True,
+):
+    """The reference loop with one known mistake switched on (used to name the learner's mistake)."""
+    live_scores, live = torch.zeros(1), tokens[None, :]
+    finished: list = []
+    for _ in range(max_new_tokens):
+        if len(live) == 0 or len(finished) >= num_beams:
+            break
+        new_scores, origin, new = ref.beam_step(live_scores, next_logprobs(live), num_beams)
+        extended = torch.cat([live[origin], new[:, None].to(live.dtype)], dim=1)
+        ended = new == eos_id if eos else torch.zeros_like(new, dtype=torch.bool)
+        finished += [(float(s), q) for s, q in zip(new_scores[ended], extended[ended])]
+        live_scores, live = new_scores[~ended], extended[~ended]
+    finished = (finished if keep else []) + [(float(s), q) for s, q in zip(live_scores, live)]
+    n0 = len(tokens)
+    length = {"new": lambda q: max(1, len(q) - n0), "total": len, "none": lambda q: 1}[normalise]
+    ranked = sorted(((s / length(q) ** length_penalty, q) for s, q in finished), key=lambda x: -x[0])
+    return ranked[:num_beams]
+
+
+def _toy_model(seed: int, d_vocab: int = 7, eos_id: int = 0) -> Callable[[Tensor], Tensor]:
+    """A bigram 'model': the next token's log-probabilities depend on the last token only."""
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(d_vocab, d_vocab, generator=g) * 2
+    logits[:, eos_id] += 0.5  # end-of-text is a real option
+    table = logits.log_softmax(-1)
+
+    def next_logprobs(beams: Tensor) -> Tensor:
+        if beams.ndim != 2:
+            raise ValueError(f"next_logprobs takes beams of shape (beam, pos), got {tuple(beams.shape)}")
+        return table[beams[:, -1]]
+
+    return next_logprobs
+
+
+def _same_hypotheses(a: Any, b: list) -> bool:
+    try:
+        return len(a) == len(b) and all(
+            math.isclose(float(sa), sb, rel_tol=1e-4, abs_tol=1e-5)
+            and torch.equal(torch.as_tensor(qa).long(), qb.long())
+            for (sa, qa), (sb, qb) in zip(a, b)
+        )
+    except Exception:
+        return False
+
+
+def _fmt_hyps(hyps: Any) -> str:
+    try:
+        return "; ".join(f"{float(s):.3f} {torch.as_tensor(q).tolist()}" for s, q in hyps)
+    except Exception:
+        return repr(hyps)[:200]
+
+
+def check_beam_search_eos(fn: Callable) -> None:
+    """`fn(next_logprobs, tokens, max_new_tokens, num_beams, eos_id, length_penalty)` -> [(score, tokens)], best first."""
+    cases = [(2, 1.0, 3, 6), (4, 0.5, 3, 7), (5, 1.0, 2, 8), (6, 1.0, 4, 9), (0, 1.0, 3, 6)]  # seed, lp, beams, steps
+    for seed, lp, k, n in cases:
+        model = _toy_model(seed)
+        prompt = torch.tensor([3, 1])
+        args = (model, prompt.clone(), n, k, 0, lp)
+        where = (
+            f"beam search on a toy bigram model (seed {seed}, num_beams {k}, max_new_tokens {n}, length_penalty {lp})"
+        )
+        out = call(fn, *args, what="beam_search_eos")
+        expected = ref.beam_search_eos(*args)
+        if not isinstance(out, (list, tuple)) or not all(isinstance(h, (list, tuple)) and len(h) == 2 for h in out):
+            raise CheckFailure(
+                f"{where}: return a list of (score, tokens) pairs, best first; got {type(out).__name__}."
+            )
+        if _same_hypotheses(out, expected):
+            continue
+        mistakes = [
+            (
+                dict(normalise="none"),
+                "you ranked by the raw total log-probability: divide each total by "
+                "(number of new tokens) ** length_penalty, or short hypotheses always win.",
+            ),
+            (dict(normalise="total"), "you divided by the whole length, prompt included: count only the new tokens."),
+            (
+                dict(eos=False),
+                "hypotheses never end: a candidate whose new token is eos_id is finished; move it out of the live beams.",
+            ),
+            (
+                dict(keep=False),
+                "you returned only the live beams: the finished hypotheses (ended by eos_id) compete too.",
+            ),
+        ]
+        for flags, hint in mistakes:
+            if _same_hypotheses(out, _beam_search_variant(*args, **flags)):
+                raise CheckFailure(f"{where}: {hint}")
+        raise CheckFailure(
+            f"{where}: you returned\n  {_fmt_hyps(out)}\nexpected\n  {_fmt_hyps(expected)}\n"
+            "Hint: finished hypotheses keep their eos token and leave the beam; stop when num_beams are finished, "
+            "no live beam is left, or after max_new_tokens; rank all by total / (new tokens) ** length_penalty."
+        )
+    passed("beam_search_eos")
