@@ -106,3 +106,23 @@ def test_training_step():
         return chk._mistake(schedule=False)(model, tokens, optimizer, scheduler, loss_fn, max_grad_norm)
 
     rejects(chk.check_training_step, schedule_first, "scheduler.step()")
+
+
+def test_ngram_losses():
+    from micourse.training import ngram_losses
+
+    chk.check_ngram_losses(ngram_losses)
+    for mistake, words in [
+        ("bits", "natural log"),
+        ("swapped", "(unigram, bigram)"),
+        ("joint", "P(next | previous)"),
+        ("all_prev", "ids[:-1]"),
+    ]:
+        rejects(chk.check_ngram_losses, lambda ids, m=mistake: chk._ngram_variant(ids, m), words)
+
+    def dense_unigram(ids):  # 0 * log 0 for tokens that never occur
+        p = torch.bincount(ids) / len(ids)
+        return -(p * p.log()).sum().item(), ngram_losses(ids)[1]
+
+    rejects(chk.check_ngram_losses, dense_unigram, "NaN")
+    rejects(chk.check_ngram_losses, lambda ids: ngram_losses(ids)[0], "pair")

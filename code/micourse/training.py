@@ -192,3 +192,23 @@ def training_step(
 def lambda_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainingConfig) -> torch.optim.lr_scheduler.LambdaLR:
     """`lr_at` as a torch scheduler: `scheduler.step()` moves the optimizer to the next step's rate."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step, cfg) / cfg.lr)
+
+
+def ngram_losses(ids: Int[Tensor, " n_tokens"]) -> tuple[float, float]:
+    """Cross-entropy (nats/token) of the unigram and bigram models fitted on `ids`, measured on `ids`.
+
+    The baselines a language model must beat to show it learned more than word frequencies
+    (unigram) and pairs of neighbouring words (bigram). Counting with `torch.unique` keeps it
+    sparse: a dense 50k x 50k bigram table would not fit in memory.
+    """
+    if ids.ndim != 1 or len(ids) < 2:
+        raise ValueError(f"need a 1-D stream of at least two token ids, got shape {tuple(ids.shape)}")
+    ids = ids.long()
+    _, counts = torch.unique(ids, return_counts=True)
+    p = counts / counts.sum()
+    unigram = -(p * p.log()).sum().item()
+    n = int(ids.max()) + 1
+    pairs, pair_counts = torch.unique(ids[:-1] * n + ids[1:], return_counts=True)
+    prev_counts = torch.bincount(ids[:-1], minlength=n)
+    bigram = -(pair_counts * (pair_counts / prev_counts[pairs // n]).log()).sum().item() / (len(ids) - 1)
+    return unigram, bigram

@@ -1,4 +1,4 @@
-"""Checkers of the page "Training": the next-token loss, the learning-rate schedule, the training step."""
+"""Checkers of the page "Training": the next-token loss, n-gram baselines, the learning-rate schedule, the training step."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from micourse.training import (
     lr_at,
     make_optimizer,
     next_token_loss,
+    ngram_losses,
     training_step,
 )
 
@@ -247,3 +248,66 @@ def check_training_step(fn: Callable) -> None:
         hint="the order is zero_grad, forward + loss, backward, clip_grad_norm_, optimizer.step(), scheduler.step().",
     )
     passed("training_step")
+
+
+# --------------------------------------------------------------------------- n-gram baselines
+
+
+def _ngram_variant(ids: Tensor, mistake: str) -> tuple[float, float]:
+    """`ngram_losses` with one known mistake (to name the learner's)."""
+    uni, bi = ngram_losses(ids)
+    ids = ids.long()
+    n = int(ids.max()) + 1
+    pairs, pair_counts = torch.unique(ids[:-1] * n + ids[1:], return_counts=True)
+    if mistake == "bits":
+        return uni / math.log(2), bi / math.log(2)
+    if mistake == "swapped":
+        return bi, uni
+    if mistake == "joint":  # log P(prev, next) instead of log P(next | prev)
+        p = pair_counts / pair_counts.sum()
+        return uni, -(pair_counts * p.log()).sum().item() / (len(ids) - 1)
+    if mistake == "all_prev":  # previous-token counts over the whole stream, last token included
+        prev = torch.bincount(ids, minlength=n)
+        return uni, -(pair_counts * (pair_counts / prev[pairs // n]).log()).sum().item() / (len(ids) - 1)
+    raise ValueError(mistake)
+
+
+def check_ngram_losses(fn: Callable[[Tensor], tuple[float, float]]) -> None:
+    """`fn(ids)` -> (unigram loss, bigram loss) in nats per token, both fitted and measured on `ids`."""
+    g = torch.Generator().manual_seed(0)
+    streams = [
+        torch.tensor([1, 2, 1, 2, 1, 3]),
+        torch.randint(0, 12, (300,), generator=g),
+        torch.randint(5, 40, (57,), generator=g),
+    ]
+    for ids in streams:
+        out = call(fn, ids.clone(), what="ngram_losses")
+        where = f"ngram_losses on a stream of {len(ids)} tokens"
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise CheckFailure(f"{where}: return a pair (unigram, bigram), got {type(out).__name__}.")
+        try:
+            got = tuple(float(v) for v in out)
+        except (TypeError, ValueError) as err:
+            raise CheckFailure(f"{where}: return two numbers; {err}") from err
+        expected = ngram_losses(ids)
+        if all(math.isclose(a, e, rel_tol=1e-4, abs_tol=1e-5) for a, e in zip(got, expected)):
+            continue
+        if any(math.isnan(v) for v in got):
+            raise CheckFailure(
+                f"{where}: you returned NaN: a token with count 0 gives 0 * log 0. Count only tokens that occur (torch.unique(..., return_counts=True))."
+            )
+        hints = {
+            "bits": "your numbers are in bits: use the natural log (nats), as the model's loss does.",
+            "swapped": "you returned (bigram, unigram); return (unigram, bigram).",
+            "joint": "your bigram uses P(previous, next) = count(pair) / number of pairs; the model needs P(next | previous) = count(pair) / count(previous).",
+            "all_prev": "count the previous tokens over ids[:-1]: the last token is never followed by anything.",
+        }
+        for mistake, hint in hints.items():
+            if all(math.isclose(a, e, rel_tol=1e-4, abs_tol=1e-5) for a, e in zip(got, _ngram_variant(ids, mistake))):
+                raise CheckFailure(f"{where}: {hint}")
+        which = "unigram" if not math.isclose(got[0], expected[0], rel_tol=1e-4, abs_tol=1e-5) else "bigram"
+        raise CheckFailure(
+            f"{where}: you returned ({got[0]:.5g}, {got[1]:.5g}), expected ({expected[0]:.5g}, {expected[1]:.5g}); the {which} loss differs.\n"
+            "Hint: unigram = -sum p log p over the token frequencies; bigram = -mean over the pairs (prev, next) of log(count(pair) / count(prev))."
+        )
+    passed("ngram_losses")
