@@ -143,7 +143,7 @@ def _random_repeats(pool: torch.Tensor, n: int, seq_len: int, g: torch.Generator
 
 # rows of each kind in a batch of 16: (random repeats, KJV with a repeated span, KJV, synthetic)
 MIX_EARLY = (8, 2, 2, 4)  # first `early_steps`: mostly copying, so induction heads form first
-MIX_LATE = (2, 2, 4, 8)
+MIX_LATE = (2, 1, 3, 10)
 
 
 def gpt2_batches(kjv, synth, synth_w, pool, seq_len: int, seed: int, early_steps: int, mixes=(MIX_EARLY, MIX_LATE)):
@@ -183,7 +183,7 @@ def tie_for_eval(model, seen_mask: torch.Tensor) -> None:
         model.unembed.b_U.data = torch.where(seen_mask, 0.0, UNSEEN_LOGIT_BIAS)
 
 
-def train_gpt2(steps: int, seed: int, seq_len: int = 128, early_steps: int = 1200, lr: float = 2e-3, io_weight: float = 5.0):
+def train_gpt2(steps: int, seed: int, seq_len: int = 128, early_steps: int = 900, lr: float = 2e-3, io_weight: float = 5.0):
     from micourse.data import kjv_text, tokenize_text
     from micourse.standins import scorecard
 
@@ -221,7 +221,7 @@ def train_gpt2(steps: int, seed: int, seq_len: int = 128, early_steps: int = 120
         "tied": True,
         "data": (
             f"for the first {early_steps} steps, 8 of 16 rows repeated random known tokens, 2 King James text "
-            "with a repeated span, 2 plain King James text, 4 synthetic; then 2, 2, 4 and 8 of 16. Synthetic: "
+            "with a repeated span, 2 plain King James text, 4 synthetic; then 2, 1, 3 and 10 of 16. Synthetic: "
             f"indirect-object sentences ({len(synthetic.IOI_TEMPLATES)} trained templates, {len(synthetic.IOI_NAMES)} "
             f"names, loss weight {io_weight:g} on the indirect object), facts, sentiment pairs, plain sentences "
             "and repeated name lists with every name"
@@ -236,7 +236,7 @@ def _mask(ids: torch.Tensor, n: int) -> torch.Tensor:
 
 
 # name -> (recipe, steps, torch threads): the committed weights came from exactly these settings.
-RECIPES = {"attn-only-2l": (train_attn_only, 3000, 1), "gpt2-small": (train_gpt2, 5000, 1)}
+RECIPES = {"attn-only-2l": (train_attn_only, 3000, 1), "gpt2-small": (train_gpt2, 2500, 1)}
 
 
 def main(argv: list[str] | None = None) -> None:
