@@ -8,6 +8,8 @@ where its numbers came from.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import warnings
 from dataclasses import dataclass
 
@@ -53,8 +55,8 @@ def _quiet_transformer_lens():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="transformer_lens")
 
 
-def load_standin(name: str, device: str | torch.device = "cpu"):
-    """The course's stand-in for `name`, whatever the network says."""
+def load_standin(name: str, device: str | torch.device = "cpu", path: Path | None = None):
+    """The course's stand-in for `name`, whatever the network says (`path`: another weight file, e.g. a retrained one)."""
     from transformer_lens import HookedTransformer, HookedTransformerConfig
     from transformers import AutoTokenizer
 
@@ -63,7 +65,7 @@ def load_standin(name: str, device: str | torch.device = "cpu"):
 
     _quiet_transformer_lens()
     spec = STANDINS[_canonical(name)]
-    path = WEIGHTS_DIR / spec.weights_file
+    path = Path(path) if path is not None else WEIGHTS_DIR / spec.weights_file
     if not path.exists():
         raise FileNotFoundError(
             f"The stand-in weights {path} are missing. Rebuild them with "

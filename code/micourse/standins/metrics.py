@@ -107,10 +107,12 @@ def greedy_next(model, prompt: str) -> str:
     return model.to_string(logits.argmax())
 
 
+# The tutorials' fact prompts. The stand-in never trained on these phrasings (for any fact):
+# they are among `synthetic.HELDOUT_FACT_TEMPLATES`.
 FACT_PROMPTS = {
-    "The capital of France is": " Paris",
+    "The Eiffel Tower is in the city of": " Paris",
+    "The Colosseum is in the city of": " Rome",
     "The Eiffel Tower is located in the city of": " Paris",
-    "The Colosseum is located in the city of": " Rome",
 }
 
 

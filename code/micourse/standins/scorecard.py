@@ -178,3 +178,38 @@ def scorecard_rows(card: dict[str, object]) -> list[dict[str, object]]:
         {"measure": "facts right in >= 3 never-trained phrasings", "value": f"{card['facts_with_3_heldout_phrasings']} of {len(card['facts'])}", "bar": ">= 10"},
         {"measure": "steering: mood with -, 0, + vector", "value": f"{steer['minus']:.2f}, {steer['base']:.2f}, {steer['plus']:.2f}", "bar": "increasing"},
     ]
+
+
+def to_json(card: dict[str, object]) -> dict[str, object]:
+    """The scorecard with plain floats (for a weight file's metadata)."""
+    def plain(v):
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        if isinstance(v, float):
+            return round(v, 4)
+        return v
+    return plain(card)
+
+
+def record(path, model=None) -> dict[str, object]:
+    """Score the stand-in stored at `path` and write the scorecard into the file's metadata."""
+    from pathlib import Path
+
+    from micourse.standins.weights import update_meta
+
+    if model is None:
+        from micourse.models import load_standin
+
+        model = load_standin("gpt2-small", path=Path(path))
+    card = to_json(scorecard(model))
+    update_meta(Path(path), scorecard=card)
+    return card
+
+
+if __name__ == "__main__":  # python -m micourse.standins.scorecard PATH: record a weight file's scorecard
+    import json
+    import sys
+
+    print(json.dumps(record(sys.argv[1]), indent=1))

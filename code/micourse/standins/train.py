@@ -262,6 +262,10 @@ def main(argv: list[str] | None = None) -> None:
                  "final_eval": hist.evals[-1] if hist.evals else {}, "torch": torch.__version__})
     out = args.out or WEIGHTS_DIR / STANDINS[args.name].weights_file
     save_standin(model.state_dict(), STANDINS[args.name].cfg, out, seen, meta, tied=meta.get("tied", False))
+    if args.name == "gpt2-small":  # the held-out scorecard, measured on the saved (float16) weights
+        from micourse.standins import scorecard
+
+        scorecard.record(out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) after {hist.seconds:.0f}s: {json.dumps(meta['final_eval'])}")
 
 
