@@ -23,8 +23,8 @@ STANDINS: dict[str, StandInSpec] = {
     "gpt2-small": StandInSpec(
         name="gpt2-small",
         summary=(
-            "a 4-layer GPT-2-style model trained by this course on the King James Bible, text that "
-            "repeats itself, and synthetic indirect-object, fact and sentiment sentences"
+            "a 4-layer GPT-2-style model trained by this course on the King James Bible plus "
+            "synthetic facts, indirect-object and sentiment sentences"
         ),
         cfg=dict(
             n_layers=4, d_model=128, n_heads=4, d_head=32, d_mlp=512, n_ctx=256, act_fn="gelu_new",

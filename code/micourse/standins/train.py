@@ -9,6 +9,15 @@ code/micourse/weights/NAME.safetensors (unless --out is given) with the metrics 
 for gpt2-small also the held-out scorecard (`micourse.standins.scorecard`) of the saved weights.
 The machine this ran on was shared with other jobs, so the recorded training time is an upper
 bound: on an idle core a gpt2-small step takes about 0.8 s rather than 2 s.
+
+Measured (Nov 2026): the gpt2-small recipe below, 2500 steps, one thread, 4255 s on a loaded
+machine, gave on held-out data: facts right in >= 3 untrained phrasings for 22 of 44 facts, IOI
+0.99 on fresh sentences of trained templates but 0.58 (mean logit diff 0.36) on held-out templates
+x held-out names, no induction head (best 0.03; repeated half 9.0 vs 9.3 nats), steering ordered,
+and held-out Bible loss 5.25 (unigram 6.16). It missed the induction and IOI bars, and fitted
+plain text worse than the committed weights (4.38), so those weights were NOT replaced. Next
+levers: more steps (the induction phase change had not happened by 2500), a larger share of
+copying rows for longer, or a separate warm start from attn-only-2l's copying heads.
 """
 
 from __future__ import annotations
