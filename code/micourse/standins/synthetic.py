@@ -103,10 +103,9 @@ IOI_HELDOUT_ACTIONS = (
 
 
 def _join(intro: str, action: str) -> str:
-    sep = " " if intro.endswith((",", "and")) else " "
-    if intro.endswith("."):
+    if intro.endswith("."):  # a new sentence starts with a capital
         action = action[0].upper() + action[1:]
-    return intro + sep + action
+    return intro + " " + action
 
 
 IOI_TEMPLATES = tuple(_join(i, a) for i in IOI_INTROS for a in IOI_ACTIONS)
