@@ -12,7 +12,9 @@ RECORDED = read_metadata(WEIGHTS_DIR / "gpt2-small.safetensors")[1].get("scoreca
 # Issue 10's bars that the committed weights do not meet yet (the stand-in page prints the
 # scorecard): expected failures, reported by pytest, not hidden. A retrained stand-in that meets
 # one turns its xfail into an XPASS, the cue to drop the marker.
-bar = pytest.mark.xfail(reason="issue 10: the committed gpt2-small stand-in misses this bar (see its scorecard)", strict=False)
+bar = pytest.mark.xfail(
+    reason="issue 10: the committed gpt2-small stand-in misses this bar (see its scorecard)", strict=False
+)
 
 
 @pytest.fixture(scope="module")
