@@ -75,7 +75,7 @@ def source_of(page: str) -> Path:
 
 
 def runs_code(page: str) -> bool:
-    from micourse.notebooks import is_notebook_source
+    from coursebuild.notebooks import is_notebook_source
 
     return is_notebook_source(source_of(page))
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -70,8 +71,10 @@ def _processing_note(processed: bool) -> str:
     return "raw weights, unprocessed: LayerNorm scales and biases kept"
 
 
-def load_standin(name: str, device: str | torch.device | None = None, *, process_weights: bool = True):
-    """The course's stand-in for `name`, whatever the network says."""
+def load_standin(
+    name: str, device: str | torch.device | None = None, *, process_weights: bool = True, path: Path | None = None
+):
+    """The course's stand-in for `name`, whatever the network says (`path`: another weight file, e.g. a retrained one)."""
     from transformer_lens import HookedTransformer, HookedTransformerConfig
     from transformers import AutoTokenizer
 
@@ -81,7 +84,7 @@ def load_standin(name: str, device: str | torch.device | None = None, *, process
     _quiet_transformer_lens()
     device = resolve(device)
     spec = STANDINS[_canonical(name)]
-    path = WEIGHTS_DIR / spec.weights_file
+    path = Path(path) if path is not None else WEIGHTS_DIR / spec.weights_file
     if not path.exists():
         raise FileNotFoundError(
             f"The stand-in weights {path} are missing. Rebuild them with "

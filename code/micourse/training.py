@@ -25,6 +25,7 @@ class TrainingConfig:
     lr: float = 1e-3
     warmup_steps: int = 100
     min_lr_ratio: float = 0.1  # the cosine decays to lr * min_lr_ratio
+    constant_until: int | None = None  # hold lr constant after warm-up until this step, then decay
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.95)
     grad_clip: float | None = 1.0
@@ -39,10 +40,15 @@ class TrainingConfig:
 
 
 def lr_at(step: int, cfg: TrainingConfig) -> float:
-    """Learning rate at `step` (0-based): linear warm-up to cfg.lr, then cosine decay to lr * min_lr_ratio."""
+    """Learning rate at `step` (0-based): linear warm-up to cfg.lr, optionally constant until
+    cfg.constant_until (phase changes such as induction heads come sooner at a high rate), then
+    cosine decay to lr * min_lr_ratio."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    start = max(cfg.warmup_steps, cfg.constant_until or 0)
+    if step < start:
+        return cfg.lr
+    progress = (step - start) / max(1, cfg.steps - start)
     progress = min(1.0, progress)
     cosine = 0.5 * (1 + math.cos(math.pi * progress))
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)

@@ -14,19 +14,38 @@ from torch import Tensor
 from micourse.standins import synthetic
 
 
+def known_tokens(model, low: int = 1000, high: int = 50000) -> Int[Tensor, " n"] | None:
+    """Ids in [low, high) whose embedding is not zero, or None if all are (any pretrained model).
+
+    A stand-in has embedded only the tokens it was trained on and keeps the rest at zero; random
+    tokens for an induction test must be ones the model has seen, or the test says nothing.
+    """
+    high = min(high, model.cfg.d_vocab)
+    norms = model.W_E[low:high].norm(dim=-1)
+    if bool((norms > 0).all()):
+        return None
+    return torch.nonzero(norms > 0)[:, 0] + low
+
+
 def repeated_random_tokens(
     batch: int, seq_len: int, seed: int = 0, low: int = 1000, high: int = 50000, bos: int = 50256, model=None
 ) -> Int[Tensor, "batch 1+2*seq_len"]:
     """BOS, then `seq_len` random tokens, then the same tokens again: the induction-head test input.
 
-    Given a `model`, its vocabulary size and BOS token are used (the real attn-only-2l has its own tokenizer).
+    Given a `model`, its vocabulary size and BOS token are used (the real attn-only-2l has its own
+    tokenizer), and the tokens are drawn from those it knows (see `known_tokens`).
     """
+    pool = None
     if model is not None:
         high = min(high, model.cfg.d_vocab)
         if getattr(model, "tokenizer", None) is not None and model.tokenizer.bos_token_id is not None:
             bos = model.tokenizer.bos_token_id
+        pool = known_tokens(model, low, high)
     g = torch.Generator().manual_seed(seed)
-    half = torch.randint(low, high, (batch, seq_len), generator=g)
+    if pool is None:
+        half = torch.randint(low, high, (batch, seq_len), generator=g)
+    else:
+        half = pool[torch.randint(0, len(pool), (batch, seq_len), generator=g)]
     return torch.cat([torch.full((batch, 1), bos), half, half], dim=1)
 
 
@@ -68,9 +87,11 @@ def _single_token(model, word: str) -> int:
 
 
 @torch.no_grad()
-def ioi_logit_diffs(model, n: int = 100, seed: int = 0, templates=synthetic.IOI_TEMPLATES) -> Float[Tensor, " n"]:
+def ioi_logit_diffs(
+    model, n: int = 100, seed: int = 0, templates=synthetic.IOI_TEMPLATES, names=synthetic.IOI_NAMES
+) -> Float[Tensor, " n"]:
     """Logit of the indirect object minus logit of the subject, at the end of `n` generated prompts."""
-    prompts = synthetic.ioi_prompts(n, seed, templates)
+    prompts = synthetic.ioi_prompts(n, seed, templates, names)
     diffs = []
     for p in prompts:  # prompts differ in length; one at a time keeps it simple and exact
         logits = model(model.to_tokens(p["prompt"]))[0, -1]
@@ -84,10 +105,12 @@ def greedy_next(model, prompt: str) -> str:
     return model.to_string(logits.argmax())
 
 
+# The tutorials' fact prompts. The stand-in never trained on these phrasings (for any fact):
+# they are among `synthetic.HELDOUT_FACT_TEMPLATES`.
 FACT_PROMPTS = {
-    "The capital of France is": " Paris",
+    "The Eiffel Tower is in the city of": " Paris",
+    "The Colosseum is in the city of": " Rome",
     "The Eiffel Tower is located in the city of": " Paris",
-    "The Colosseum is located in the city of": " Rome",
 }
 
 

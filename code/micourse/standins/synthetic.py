@@ -2,8 +2,20 @@
 
 A 4-layer model trained on the Bible alone has no reason to learn who gave what to whom, where
 the Eiffel Tower stands, or how a sentence's mood carries over. These generators write short
-documents that reward exactly those skills: indirect-object sentences (Wang et al., 2022),
-one-line facts, and pairs of sentences whose sentiment agrees. All randomness comes from the
+documents that reward exactly those skills, built so that each skill can be tested on data the
+model never saw:
+
+- indirect-object (IOI) sentences (Wang et al., 2022) from a small grammar: an opening clause
+  that introduces two names, then an action whose recipient is the name not acting. Some opening
+  clauses and actions are never trained (`IOI_HELDOUT_INTROS`, `IOI_HELDOUT_ACTIONS`), and some
+  names (`HELDOUT_NAMES`) never occur in a training IOI sentence, only in ordinary sentences and
+  name lists, as names occur in real text;
+- facts (capitals, landmarks, languages), each trained in several phrasings; other phrasings,
+  among them the tutorials' "The Eiffel Tower is in the city of", are kept for testing;
+- pairs of sentences whose sentiment agrees (for steering), and plain sentences about people.
+
+Every document is a list of (text, weight) pieces: the weight multiplies the training loss on the
+first token of the piece (the indirect object gets more weight). All randomness comes from the
 `random.Random` passed in, so the data, and hence the trained weights, are reproducible.
 """
 
@@ -12,35 +24,103 @@ from __future__ import annotations
 import random
 
 NAMES = (
-    "John Mary James Michael David Sarah Emma Tom Anna Paul Peter Mark Luke Kate Alice Bob Jack Lisa "
-    "Laura Daniel Rachel Sam Ben Max Lucy Amy Adam Eric Jane Susan Karen Steve Kevin Brian Jason Ryan "
-    "Jeff Scott Tim Mike Chris Matt Andrew Joe George Frank Henry Charles Edward Robert William Richard "
-    "Thomas Joseph Anthony Helen Linda Nancy Betty Sandra Ashley Emily Jessica Amanda Nicole Julia Grace "
-    "Sophie Rose Olivia Victoria Martin Simon Alex"
+    "John Mary James Michael David Sarah Emma Tom Anna Paul Peter Mark Luke Kate Alice Bob Jack Lisa Laura "
+    "Daniel Rachel Sam Ben Max Lucy Amy Adam Eric Jane Susan Karen Steve Kevin Brian Jason Ryan Jeff Scott "
+    "Tim Mike Chris Matt Andrew Joe George Frank Henry Charles Edward Robert William Richard Thomas Joseph "
+    "Anthony Helen Linda Nancy Betty Sandra Ashley Emily Jessica Amanda Nicole Julia Grace Sophie Rose Olivia "
+    "Victoria Martin Simon Alex Aaron Abby Adrian Alan Albert Alberto Alexander Alfred Allen Amber Amelia Andre "
+    "Andrea Andy Angela Anne Annie Arthur Austin Barbara Barry Benjamin Bernard Beth Bill Billy Bobby Bradley "
+    "Brandon Brenda Brett Bruce Bryan Caleb Cameron Carl Carlos Carol Caroline Carter Catherine Chad Charlie "
+    "Chloe Christian Christina Christine Claire Clara Colin Connor Craig Cynthia Dale Dan Dana Danny Dave Dean "
+    "Deborah Dennis Derek Diana Diane Dominic Don Donald Donna Doug Douglas Dylan Ed Eddie Edgar Elena Eli "
+    "Elizabeth Ellen Ellie Ethan Eva Evan Eve Felix Fiona Fred Gary Gavin Gene Gerald Gina Glen Gordon Greg "
+    "Gregory Hannah Harold Harry Harvey Heather Holly Howard Hugh Ian Isaac Ivan Jacob Jake Jamie Janet Jared "
+    "Jean Jenny Jeremy Jerry Jesse Jill Jim Jimmy Joan Joel Jon Jonathan Jordan Jose Josh Joshua Judy Julian "
+    "Julie Justin Karl Katie Keith Kelly Ken Kenneth Kim Kyle Larry Leah Lee Leo Leon Leonard Leslie Lewis "
+    "Liam Lily Louis Luis Lynn Maggie Marc Marco Margaret Maria Marie Marilyn Mario Marion Marshall Martha "
+    "Marvin Matthew Megan Melissa Mia Michelle Miles Molly Morgan Natalie Nathan Neil Nick Nina Noah Norman "
+    "Oliver Oscar Owen Pam Pat Patricia Patrick Paula Penny Phil Philip Phillip Rebecca Ray Raymond Rick Rita "
+    "Rob Roger Ron Ronald Ross Roy Ruby Russell Ruth Sally Samuel Sara Sean Seth Shane Sharon Shawn Sheila "
+    "Stan Stanley Stella Stephen Steven Stuart Sue Ted Terry Theo Tina Todd Tony Tracy Travis Trevor Troy "
+    "Tyler Vanessa Victor Vincent Wade Walter Warren Wayne Wendy Wesley Willie Zach Zoe Ali Anton Ariel Arnold "
+    "Axel Bella Brad Carmen Cecil Cole Curtis Daisy Darren Dawn Elliot Erin Ernest Esther Floyd Frances "
+    "Francis Gabriel Hank Hazel Herman Iris Jackie Jan Jay Jenna Jess Kent Kirk Kurt Lance Lars Lloyd Lou "
+    "Mae Marcus Maya Mel Mitch Nora Pete Quinn Ralph Rex Rudy Sid Sophia Tess Vera Vic Wallace Zack"
 ).split()  # each is a single GPT-2 token with a leading space (a test checks this)
 
-PLACES = "store park school office restaurant garden station market house beach library hospital".split()
-OBJECTS = "drink book ball bone kiss ring letter gift pen key bag snack".split()
+# Every sixth name after the first 30 (which stay trained: pages use John, Mary, ...) never occurs
+# in a training IOI sentence; they occur in plain sentences and name lists only.
+HELDOUT_NAMES = tuple(n for i, n in enumerate(NAMES) if i >= 30 and i % 6 == 5)
+IOI_NAMES = tuple(n for n in NAMES if n not in HELDOUT_NAMES)
 
-# {A} and {B} are introduced; {S} (one of them) acts; the sentence ends with the other, {IO}.
-IOI_TEMPLATES = (
-    "When {A} and {B} went to the {place}, {S} gave a {obj} to {IO}.",
-    "When {A} and {B} went to the {place}, {S} gave the {obj} to {IO}.",
-    "After {A} and {B} went to the {place}, {S} gave a {obj} to {IO}.",
-    "Then, {A} and {B} had a long argument. Afterwards {S} said to {IO}.",
+PLACES = "store park school office restaurant garden station market house beach library hospital church farm".split()
+OBJECTS = "drink book ball bone kiss ring letter gift pen key bag snack cake hat map coin".split()
+
+# An IOI sentence = intro (introduces {A} and {B}) + action ({S} acts, the answer {IO} ends the prompt).
+IOI_INTROS = (
+    "When {A} and {B} went to the {place},",
+    "After {A} and {B} went to the {place},",
+    "When {A} and {B} were at the {place},",
+    "Once {A} and {B} had lunch at the {place},",
+    "Then, {A} and {B} went to the {place}.",
+    "{A} and {B} went to the {place} together.",
+    "Later, {A} and {B} were at the {place}.",
+    "At the {place}, {A} met {B}.",
+    "{A} met {B} at the {place}.",
+    "{A} and {B} had a long argument.",
+    "On Monday {A} and {B} walked to the {place}.",
+    "{A} and {B} spent the day at the {place}, and",
+    "Since {A} and {B} liked the {place},",
 )
-# Never trained on: used to measure whether the skill generalises beyond the training templates.
-IOI_HELDOUT_TEMPLATES = (
-    "While {A} and {B} were working at the {place}, {S} gave a {obj} to {IO}.",
-    "{A} and {B} went to the {place}. {S} handed a {obj} to {IO}.",
-    "Friends {A} and {B} found a {obj} at the {place}. {S} gave it to {IO}.",
-    "When {A} and {B} got a {obj} at the {place}, {S} decided to give it to {IO}.",
-    "The {place} was busy, so {A} and {B} left. {S} sent a {obj} to {IO}.",
-    "{A} and {B} were at the {place}. Later, {S} passed the {obj} to {IO}.",
-    "Then, {A} and {B} went to the {place}. {S} gave a {obj} to {IO}.",
-    "When {A} and {B} arrived at the {place}, {S} threw the {obj} to {IO}.",
-    "After the lunch, {A} and {B} went to the {place}. {S} gave a {obj} to {IO}.",
-    "Yesterday {A} and {B} visited the {place}, and {S} brought a {obj} for {IO}.",
+IOI_ACTIONS = (
+    "{S} gave a {obj} to {IO}.",
+    "{S} gave the {obj} to {IO}.",
+    "{S} handed a {obj} to {IO}.",
+    "{S} passed the {obj} to {IO}.",
+    "{S} showed the {obj} to {IO}.",
+    "{S} sold a {obj} to {IO}.",
+    "{S} wanted to give a {obj} to {IO}.",
+    "{S} gave it to {IO}.",
+    "afterwards {S} said goodbye to {IO}.",
+    "{S} offered a {obj} to {IO}.",
+    "{S} bought a {obj} for {IO}.",
+    "{S} made a {obj} for {IO}.",
+)
+# Never trained on, neither the intro nor the action: the test of whether IOI is a skill.
+IOI_HELDOUT_INTROS = (
+    "While {A} and {B} were working at the {place},",
+    "Friends {A} and {B} found a {obj} at the {place}.",
+    "The {place} was busy, so {A} and {B} left.",
+    "Yesterday {A} and {B} visited the {place}, and",
+    "After the lunch, {A} and {B} went to the {place}.",
+)
+IOI_HELDOUT_ACTIONS = (
+    "{S} threw the {obj} to {IO}.",
+    "{S} sent a {obj} to {IO}.",
+    "{S} brought a {obj} for {IO}.",
+    "{S} decided to give it to {IO}.",
+)
+
+
+def _join(intro: str, action: str) -> str:
+    if intro.endswith("."):  # a new sentence starts with a capital
+        action = action[0].upper() + action[1:]
+    return intro + " " + action
+
+
+IOI_TEMPLATES = tuple(_join(i, a) for i in IOI_INTROS for a in IOI_ACTIONS)
+IOI_HELDOUT_TEMPLATES = tuple(_join(i, a) for i in IOI_HELDOUT_INTROS for a in IOI_HELDOUT_ACTIONS)
+
+PREAMBLES = (
+    "It was a sunny day.",
+    "It was late in the evening.",
+    "The week had been long.",
+    "Nobody expected rain.",
+    "The town was quiet that morning.",
+    "This happened last summer.",
+    "Everyone was tired after work.",
+    "It was cold outside.",
+    "The holidays had just begun.",
 )
 
 CAPITALS = {
@@ -79,17 +159,59 @@ LANDMARKS = {
     "the Prado": "Madrid",
     "the Pyramids of Giza": "Cairo",
 }
-FACT_TEMPLATES = (
-    "The capital of {country} is {city}.",
-    "{city} is the capital of {country}.",
-    "The capital city of {country} is {city}.",
+LANGUAGES = {
+    "France": "French",
+    "Italy": "Italian",
+    "Germany": "German",
+    "Spain": "Spanish",
+    "Japan": "Japanese",
+    "Russia": "Russian",
+    "China": "Chinese",
+    "Greece": "Greek",
+    "Poland": "Polish",
+    "Sweden": "Swedish",
+    "Portugal": "Portuguese",
+    "Norway": "Norwegian",
+}
+# Trained phrasings ({x}: subject, {y}: answer) ...
+CAPITAL_TEMPLATES = (
+    "The capital of {x} is {y}.",
+    "{y} is the capital of {x}.",
+    "The capital city of {x} is {y}.",
+    "The government of {x} sits in {y}.",
+    "Everyone knows that the capital of {x} is {y}.",
 )
 LANDMARK_TEMPLATES = (
-    "{Landmark} is in {city}.",
-    "{Landmark} is located in the city of {city}.",
-    "{Landmark} is located in {city}.",
-    "You can visit {landmark} in {city}.",
+    "{X} is in {y}.",
+    "{X} is located in {y}.",
+    "You can visit {x} in {y}.",
+    "{X} is a famous landmark in the city of {y}.",
+    "Many tourists see {x} when they travel to {y}.",
+    "{X} stands in the middle of {y}.",
 )
+LANGUAGE_TEMPLATES = (
+    "In {x} people speak {y}.",
+    "The language of {x} is {y}.",
+    "Most people in {x} speak {y}.",
+    "{y} is spoken in {x}.",
+)
+# ... and phrasings never trained, for any fact: the facts test. A prompt ends where the answer starts.
+HELDOUT_FACT_TEMPLATES = {
+    "capital": (
+        "The capital city in {x} is",
+        "The capital of the country of {x} is",
+        "In {x}, the capital is the city of",
+    ),
+    "landmark": (
+        "{X} is in the city of",
+        "{X} is located in the city of",
+        "{X} can be found in",
+        "Many people visit {x} in",
+    ),
+    "language": ("The first language of {x} is", "In {x}, most people speak", "The people of {x} speak"),
+}
+FACTS = {"capital": CAPITALS, "landmark": LANDMARKS, "language": LANGUAGES}
+_TRAIN_FACT_TEMPLATES = {"capital": CAPITAL_TEMPLATES, "landmark": LANDMARK_TEMPLATES, "language": LANGUAGE_TEMPLATES}
 
 THINGS = "movie film food book meal trip party show game concert day hotel weather song".split()
 POSITIVE = "great wonderful amazing lovely excellent fantastic delightful perfect beautiful fun".split()
@@ -99,10 +221,40 @@ DISLIKE = ("I hated the {thing}.", "I really disliked the {thing}.", "We hated t
 NEUTRAL = ("I went to see the {thing}.", "We talked about the {thing}.", "Yesterday I had the {thing}.")
 FOLLOW = ("It was {adj}.", "The {thing} was {adj}.", "Everyone said it was {adj}.", "Honestly, it was {adj}.")
 
+# One name, no recipient: how the held-out names (and the held-out actions' verbs) are seen in training.
+PLAIN = (
+    "{N} went to the {place}.",
+    "{N} bought a {obj} at the {place}.",
+    "{N} threw the {obj} away.",
+    "{N} sent a {obj} home.",
+    "{N} brought a {obj} to the {place}.",
+    "{N} decided to stay at the {place}.",
+    "{N} was working at the {place}.",
+    "{N} visited the {place} yesterday.",
+    "{N} found a {obj}.",
+    "{N} lives in {city}.",
+    "{N} liked the {thing}.",
+    "{N} left the {place} early.",
+    "My friend {N} is tall.",
+    "{N} said hello.",
+    "{N} read a {obj} at the {place}.",
+    "The {obj} belongs to {N}.",
+    "While {N} was at the {place}, it rained.",
+    "Friends of {N} went to the {place}.",
+    "People liked {N}.",
+)
 
-def ioi_sentence(rng: random.Random, templates=IOI_TEMPLATES) -> dict[str, str]:
+
+def _capital(s: str) -> str:
+    return s[0].upper() + s[1:]
+
+
+Piece = tuple[str, float]
+
+
+def ioi_sentence(rng: random.Random, templates=IOI_TEMPLATES, names=IOI_NAMES) -> dict[str, str]:
     """One indirect-object sentence; returns the text, the prompt (text before the IO) and both names."""
-    a, b = rng.sample(NAMES, 2)
+    a, b = rng.sample(names, 2)
     subject, io = (a, b) if rng.random() < 0.5 else (b, a)
     template = rng.choice(templates)
     fields = dict(A=a, B=b, S=subject, place=rng.choice(PLACES), obj=rng.choice(OBJECTS))
@@ -111,13 +263,38 @@ def ioi_sentence(rng: random.Random, templates=IOI_TEMPLATES) -> dict[str, str]:
     return {"text": text, "prompt": prompt, "io": io, "s": subject}
 
 
+def ioi_pieces(rng: random.Random, io_weight: float) -> list[Piece]:
+    """A training IOI sentence, sometimes after a preamble (so names move), with the IO up-weighted."""
+    s = ioi_sentence(rng)
+    pieces: list[Piece] = []
+    if rng.random() < 0.4:
+        pieces.append((rng.choice(PREAMBLES) + " ", 1.0))
+    rest = s["text"][len(s["prompt"]) + 1 + len(s["io"]) :]
+    pieces += [(s["prompt"], 1.0), (" " + s["io"], io_weight), (rest, 1.0)]
+    return pieces
+
+
 def fact_sentence(rng: random.Random) -> str:
-    if rng.random() < 0.55:
-        country = rng.choice(list(CAPITALS))
-        return rng.choice(FACT_TEMPLATES).format(country=country, city=CAPITALS[country])
-    landmark = rng.choice(list(LANDMARKS))
-    template = rng.choice(LANDMARK_TEMPLATES)
-    return template.format(Landmark=landmark[0].upper() + landmark[1:], landmark=landmark, city=LANDMARKS[landmark])
+    kind = rng.choices(("capital", "landmark", "language"), weights=(0.4, 0.4, 0.2))[0]
+    subject = rng.choice(list(FACTS[kind]))
+    template = rng.choice(_TRAIN_FACT_TEMPLATES[kind])
+    return template.format(X=_capital(subject), x=subject, y=FACTS[kind][subject])
+
+
+def heldout_fact_prompts() -> list[dict[str, str]]:
+    """Every fact in every phrasing never trained: {"fact", "prompt", "answer"} (answer with its space)."""
+    rows = []
+    for kind, table in FACTS.items():
+        for subject, answer in table.items():
+            for t in HELDOUT_FACT_TEMPLATES[kind]:
+                rows.append(
+                    {
+                        "fact": f"{kind}: {subject}",
+                        "prompt": t.format(X=_capital(subject), x=subject),
+                        "answer": " " + answer,
+                    }
+                )
+    return rows
 
 
 def sentiment_pair(rng: random.Random) -> str:
@@ -132,18 +309,57 @@ def sentiment_pair(rng: random.Random) -> str:
     return first.format(thing=thing) + " " + rng.choice(FOLLOW).format(thing=thing, adj=rng.choice(adjs))
 
 
-def synthetic_document(rng: random.Random, ioi_templates=IOI_TEMPLATES, ioi_share: float = 0.6) -> str:
-    """A few sentences of one kind: indirect objects (`ioi_share`), facts (10%), sentiment (the rest)."""
+def plain_sentence(rng: random.Random) -> str:
+    return rng.choice(PLAIN).format(
+        N=rng.choice(NAMES),
+        place=rng.choice(PLACES),
+        obj=rng.choice(OBJECTS),
+        city=rng.choice(list(CAPITALS.values())),
+        thing=rng.choice(THINGS),
+    )
+
+
+def name_list_copy(rng: random.Random) -> str:
+    """A list of names, repeated: copying from context, with every name (held-out ones too)."""
+    names = rng.sample(NAMES, rng.randint(3, 7))
+    listed = ", ".join(names[:-1]) + " and " + names[-1]
+    return f"The guests were {listed}. Again, the guests were {listed}."
+
+
+def synthetic_document(rng: random.Random, io_weight: float = 5.0) -> list[Piece]:
+    """A few sentences of one kind: IOI (45%), facts (15%), sentiment (15%), plain (15%), name lists (10%)."""
     r = rng.random()
     n = rng.randint(1, 3)
-    if r < ioi_share:
-        return " ".join(ioi_sentence(rng, ioi_templates)["text"] for _ in range(n))
-    if r < ioi_share + 0.1:
-        return " ".join(fact_sentence(rng) for _ in range(n))
-    return " ".join(sentiment_pair(rng) for _ in range(n))
+    if r < 0.45:
+        out: list[Piece] = []
+        for i in range(n):
+            out += ([(" ", 1.0)] if i else []) + ioi_pieces(rng, io_weight)
+        return _merge(out)
+    if r < 0.60:
+        text = " ".join(fact_sentence(rng) for _ in range(n))
+    elif r < 0.75:
+        text = " ".join(sentiment_pair(rng) for _ in range(n))
+    elif r < 0.90:
+        text = " ".join(plain_sentence(rng) for _ in range(n + 1))
+    else:
+        text = name_list_copy(rng)
+    return [(text, 1.0)]
 
 
-def ioi_prompts(n: int, seed: int = 0, templates=IOI_TEMPLATES) -> list[dict[str, str]]:
+def _merge(pieces: list[Piece]) -> list[Piece]:
+    """Glue a lone separating space onto the next piece (GPT-2 tokens carry their leading space)."""
+    out: list[Piece] = []
+    carry = ""
+    for text, w in pieces:
+        if text == " ":
+            carry += " "
+            continue
+        out.append((carry + text, w))
+        carry = ""
+    return out
+
+
+def ioi_prompts(n: int, seed: int = 0, templates=IOI_TEMPLATES, names=IOI_NAMES) -> list[dict[str, str]]:
     """`n` indirect-object prompts ("... gave a drink to") with their answer and the wrong name."""
     rng = random.Random(seed)
-    return [ioi_sentence(rng, templates) for _ in range(n)]
+    return [ioi_sentence(rng, templates, names) for _ in range(n)]

@@ -53,6 +53,14 @@ def read_metadata(path: Path) -> tuple[dict, dict]:
     return json.loads(md["cfg"]), json.loads(md["meta"])
 
 
+def update_meta(path: Path, **entries) -> None:
+    """Add entries to a weight file's training metadata (the tensors are rewritten unchanged)."""
+    cfg, meta = read_metadata(path)
+    meta.update(entries)
+    tensors = load_file(str(path))
+    save_file(tensors, str(path), metadata={"cfg": json.dumps(cfg), "meta": json.dumps(meta)})
+
+
 def load_state(path: Path, d_vocab: int) -> dict[str, torch.Tensor]:
     """The full-size float32 state dict, with unseen tokens filled in as described above."""
     raw = load_file(str(path))

@@ -1,0 +1,276 @@
+"""The scorecard: does a model show, on data it never trained on, what the interpretability pages teach?
+
+Each entry is measured on held-out data: random tokens repeated (induction), indirect-object
+prompts from templates and names no training IOI sentence used, facts in phrasings never trained,
+and a steering vector. Only TransformerLens hook names are used, so the same functions score the
+real GPT-2 small (online) and the course's stand-in (offline): a page calls them on whichever
+`load_model` returned.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from micourse.standins import metrics, synthetic
+
+
+def _head_name(layer: int, head: int) -> str:
+    return f"{layer}.{head}"
+
+
+def _argmax_head(scores: Float[Tensor, "layer head"]) -> tuple[str, float]:
+    flat = int(scores.argmax())
+    layer, head = divmod(flat, scores.shape[1])
+    return _head_name(layer, head), scores[layer, head].item()
+
+
+def ioi_prompt_set(
+    n: int, seed: int, heldout_templates: bool = True, heldout_names: bool = True
+) -> list[dict[str, str]]:
+    """IOI prompts from the held-out (or trained) templates and names."""
+    templates = synthetic.IOI_HELDOUT_TEMPLATES if heldout_templates else synthetic.IOI_TEMPLATES
+    names = synthetic.HELDOUT_NAMES if heldout_names else synthetic.IOI_NAMES
+    return synthetic.ioi_prompts(n, seed, templates, names)
+
+
+@torch.no_grad()
+def ioi_diffs(model, prompts: list[dict[str, str]], fwd_hooks=()) -> Float[Tensor, " n"]:
+    """logit(IO) - logit(S) at each prompt's last position; prompts of equal length run as one batch."""
+    groups: dict[int, list[int]] = defaultdict(list)
+    tokens = [model.to_tokens(p["prompt"])[0] for p in prompts]
+    for i, t in enumerate(tokens):
+        groups[len(t)].append(i)
+    out = torch.empty(len(prompts))
+    for idx in groups.values():
+        logits = model.run_with_hooks(torch.stack([tokens[i] for i in idx]), fwd_hooks=list(fwd_hooks))[:, -1]
+        io = torch.tensor([model.to_single_token(" " + prompts[i]["io"]) for i in idx])
+        s = torch.tensor([model.to_single_token(" " + prompts[i]["s"]) for i in idx])
+        rows = torch.arange(len(idx))
+        out[idx] = logits[rows, io] - logits[rows, s]
+    return out
+
+
+@torch.no_grad()
+def _mean_z(model, prompts) -> dict[int, Tensor]:
+    """Each head's mean output (hook_z) over every position of every prompt: what mean ablation puts in."""
+    sums = {l: 0.0 for l in range(model.cfg.n_layers)}
+    count = 0
+    for p in prompts:
+        _, cache = model.run_with_cache(model.to_tokens(p["prompt"]), names_filter=lambda n: n.endswith("attn.hook_z"))
+        for l in range(model.cfg.n_layers):
+            sums[l] = sums[l] + cache["z", l][0].sum(0)  # head d_head
+        count += cache["z", 0].shape[1]
+    return {l: s / count for l, s in sums.items()}
+
+
+def _ablate(heads: list[tuple[int, int]], means: dict[int, Tensor]):
+    by_layer: dict[int, list[int]] = defaultdict(list)
+    for l, h in heads:
+        by_layer[l].append(h)
+
+    def make(layer: int):
+        def hook(z, hook):
+            for h in by_layer[layer]:
+                z[:, :, h] = means[layer][h]
+            return z
+
+        return hook
+
+    return [(f"blocks.{l}.attn.hook_z", make(l)) for l in by_layer]
+
+
+@torch.no_grad()
+def ioi_head_ablation(model, prompts: list[dict[str, str]], k: int = 3) -> dict[str, object]:
+    """The `k` heads whose mean ablation lowers the IOI logit difference most, and the difference with all `k` ablated.
+
+    Heads are ranked one at a time (mean ablation: the head's output replaced by its average over
+    the prompts), then the top `k` are ablated together.
+    """
+    means = _mean_z(model, prompts)
+    base = ioi_diffs(model, prompts).mean().item()
+    drops = torch.zeros(model.cfg.n_layers, model.cfg.n_heads)
+    for l in range(model.cfg.n_layers):
+        for h in range(model.cfg.n_heads):
+            drops[l, h] = base - ioi_diffs(model, prompts, _ablate([(l, h)], means)).mean().item()
+    order = drops.flatten().argsort(descending=True)[:k].tolist()
+    heads = [divmod(i, model.cfg.n_heads) for i in order]
+    after = ioi_diffs(model, prompts, _ablate(heads, means)).mean().item()
+    return {
+        "heads": [_head_name(l, h) for l, h in heads],
+        "diff_before": base,
+        "diff_after": after,
+        "fraction_removed": (base - after) / base if base > 0 else float("nan"),
+        "single_head_drops": drops,
+    }
+
+
+@torch.no_grad()
+def facts_table(model) -> list[dict[str, object]]:
+    """For each fact: how many of its never-trained phrasings the model completes correctly (greedy)."""
+    per_fact: dict[str, list[bool]] = defaultdict(list)
+    answers = {}
+    for row in synthetic.heldout_fact_prompts():
+        per_fact[row["fact"]].append(metrics.greedy_next(model, row["prompt"]) == row["answer"])
+        answers[row["fact"]] = row["answer"].strip()
+    return [{"fact": f, "answer": answers[f], "correct": sum(ok), "phrasings": len(ok)} for f, ok in per_fact.items()]
+
+
+@torch.no_grad()
+def quick_scorecard(model, n_ioi: int = 60) -> dict[str, float]:
+    """The few numbers worth watching while training (seconds on a CPU)."""
+    ind = metrics.induction_scores(model)
+    prev = metrics.previous_token_scores(model)
+    first, repeat = metrics.repeated_halves_loss(model)
+    held = ioi_diffs(model, ioi_prompt_set(n_ioi, seed=1))
+    trained = ioi_diffs(model, ioi_prompt_set(n_ioi, seed=2, heldout_templates=False, heldout_names=False))
+    facts = facts_table(model)
+    return {
+        "induction": round(ind.max().item(), 3),
+        "prev_token": round(prev.max().item(), 3),
+        "loss_first_half": round(first, 2),
+        "loss_repeat": round(repeat, 2),
+        "ioi_heldout_win": round((held > 0).float().mean().item(), 3),
+        "ioi_heldout_diff": round(held.mean().item(), 2),
+        "ioi_trained_win": round((trained > 0).float().mean().item(), 3),
+        "facts_3plus": sum(r["correct"] >= 3 for r in facts),
+        "fact_phrasings_correct": round(sum(r["correct"] for r in facts) / sum(r["phrasings"] for r in facts), 3),
+    }
+
+
+@torch.no_grad()
+def scorecard(model, n_ioi: int = 100, seed: int = 0, ablate_k: int = 3, ablate_n: int = 24) -> dict[str, object]:
+    """Every number of the issue's bars, on held-out data (about 20 s for the stand-in on a CPU).
+
+    The head ablation uses the first `ablate_n` held-out IOI prompts: it runs one pass per head,
+    which for the real GPT-2 small (144 heads) is most of the cost.
+    """
+    ind = metrics.induction_scores(model, seed=seed)
+    prev = metrics.previous_token_scores(model, seed=seed)
+    first, repeat = metrics.repeated_halves_loss(model, seed=seed)
+    card: dict[str, object] = {}
+    card["induction_head"], card["induction_score"] = _argmax_head(ind)
+    card["prev_token_head"], card["prev_token_score"] = _argmax_head(prev)
+    card["loss_first_half"], card["loss_repeated_half"] = first, repeat
+    sets = {
+        "heldout_templates_heldout_names": ioi_prompt_set(n_ioi, seed + 10),
+        "heldout_templates_trained_names": ioi_prompt_set(n_ioi, seed + 11, heldout_names=False),
+        "trained_templates_heldout_names": ioi_prompt_set(n_ioi, seed + 12, heldout_templates=False),
+        "trained_templates_trained_names": ioi_prompt_set(n_ioi, seed + 13, False, False),
+    }
+    card["ioi"] = {}
+    for key, prompts in sets.items():
+        d = ioi_diffs(model, prompts)
+        card["ioi"][key] = {"win_rate": (d > 0).float().mean().item(), "mean_logit_diff": d.mean().item()}
+    abl = ioi_head_ablation(model, sets["heldout_templates_heldout_names"][:ablate_n], k=ablate_k)
+    card["ioi_ablation"] = {k: v for k, v in abl.items() if k != "single_head_drops"}
+    facts = facts_table(model)
+    card["facts"] = facts
+    card["facts_with_3_heldout_phrasings"] = sum(r["correct"] >= 3 for r in facts)
+    card["steering"] = metrics.steering_effect(model)
+    return card
+
+
+def scorecard_rows(card: dict[str, object]) -> list[dict[str, object]]:
+    """The scorecard as (measure, value, bar) rows for a page's table."""
+    ioi = card["ioi"]
+    hh = ioi["heldout_templates_heldout_names"]
+    abl = card["ioi_ablation"]
+    steer = card["steering"]
+    return [
+        {
+            "measure": f"best induction score (head {card['induction_head']})",
+            "value": round(card["induction_score"], 2),
+            "bar": ">= 0.5",
+        },
+        {
+            "measure": f"best previous-token score (head {card['prev_token_head']})",
+            "value": round(card["prev_token_score"], 2),
+            "bar": "",
+        },
+        {
+            "measure": "loss on repeated half / first half (nats)",
+            "value": f"{card['loss_repeated_half']:.2f} / {card['loss_first_half']:.2f}",
+            "bar": "repeat <= first / 2",
+        },
+        {
+            "measure": "IOI win rate, held-out templates x held-out names",
+            "value": round(hh["win_rate"], 2),
+            "bar": ">= 0.9",
+        },
+        {
+            "measure": "IOI mean logit diff, held-out templates x held-out names",
+            "value": round(hh["mean_logit_diff"], 2),
+            "bar": "> 1",
+        },
+        {
+            "measure": "IOI win rate, held-out templates x trained names",
+            "value": round(ioi["heldout_templates_trained_names"]["win_rate"], 2),
+            "bar": "",
+        },
+        {
+            "measure": "IOI win rate, trained templates x held-out names",
+            "value": round(ioi["trained_templates_heldout_names"]["win_rate"], 2),
+            "bar": "",
+        },
+        {
+            "measure": "IOI win rate, trained templates x trained names (fresh sentences)",
+            "value": round(ioi["trained_templates_trained_names"]["win_rate"], 2),
+            "bar": "",
+        },
+        {
+            "measure": f"IOI logit diff after ablating heads {', '.join(abl['heads'])}",
+            "value": f"{abl['diff_after']:.2f} (from {abl['diff_before']:.2f})",
+            "bar": "most removed",
+        },
+        {
+            "measure": "facts right in >= 3 never-trained phrasings",
+            "value": f"{card['facts_with_3_heldout_phrasings']} of {len(card['facts'])}",
+            "bar": ">= 10",
+        },
+        {
+            "measure": "steering: mood with -, 0, + vector",
+            "value": f"{steer['minus']:.2f}, {steer['base']:.2f}, {steer['plus']:.2f}",
+            "bar": "increasing",
+        },
+    ]
+
+
+def to_json(card: dict[str, object]) -> dict[str, object]:
+    """The scorecard with plain floats (for a weight file's metadata)."""
+
+    def plain(v):
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        if isinstance(v, float):
+            return round(v, 4)
+        return v
+
+    return plain(card)
+
+
+def record(path, model=None) -> dict[str, object]:
+    """Score the stand-in stored at `path` and write the scorecard into the file's metadata."""
+    from pathlib import Path
+
+    from micourse.standins.weights import update_meta
+
+    if model is None:
+        from micourse.models import load_standin
+
+        model = load_standin("gpt2-small", path=Path(path))
+    card = to_json(scorecard(model))
+    update_meta(Path(path), scorecard=card)
+    return card
+
+
+if __name__ == "__main__":  # python -m micourse.standins.scorecard PATH: record a weight file's scorecard
+    import json
+    import sys
+
+    print(json.dumps(record(sys.argv[1]), indent=1))
