@@ -126,3 +126,20 @@ def test_ngram_losses():
 
     rejects(chk.check_ngram_losses, dense_unigram, "NaN")
     rejects(chk.check_ngram_losses, lambda ids: ngram_losses(ids)[0], "pair")
+
+
+def test_train_stops_at_its_time_limit():
+    from micourse.training import TrainingConfig, train
+    from micourse.transformer import GPT2, Config
+
+    torch.manual_seed(0)
+    model = GPT2(Config(d_vocab=30, n_ctx=8, d_model=8, n_heads=2, d_head=4, d_mlp=16, n_layers=1))
+    batches = iter(lambda: torch.randint(0, 30, (2, 8)), None)
+    history = train(
+        model,
+        batches,
+        TrainingConfig(steps=50, warmup_steps=1, eval_every=100),
+        evaluate=lambda m: {"x": 0.0},
+        time_limit=0,
+    )
+    assert history.steps == [0] and history.eval_steps == [0]

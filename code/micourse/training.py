@@ -132,11 +132,14 @@ def train(
     loss_fn: Callable[[nn.Module, Tensor], Tensor] = full_vocab_loss,
     evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
     on_step: Callable[[int, float, TrainingHistory], None] | None = None,
+    time_limit: float | None = None,
 ) -> TrainingHistory:
     """Train `model` for cfg.steps steps on `batches`; returns the loss history.
 
     `evaluate(model)` runs every cfg.eval_every steps and at the end (under no_grad, in eval
     mode); `on_step(step, loss, history)` after every step, e.g. to update a live plot.
+    `time_limit` (seconds) stops early, after a final evaluation, once the run has taken that
+    long: a page on a shared machine stays within its time even when the machine slows down.
     """
     torch.manual_seed(cfg.seed)
     opt = make_optimizer(model, cfg)
@@ -169,6 +172,13 @@ def train(
             model.train()
         if on_step is not None:
             on_step(step, loss.item(), history)
+        if time_limit is not None and not last and time.perf_counter() - start > time_limit:
+            if evaluate is not None and history.eval_steps[-1:] != [step]:
+                model.eval()
+                with torch.no_grad():
+                    history.evals.append(evaluate(model))
+                history.eval_steps.append(step)
+            break
     model.eval()
     history.seconds = time.perf_counter() - start
     return history
