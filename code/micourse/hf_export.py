@@ -138,17 +138,11 @@ def save_neel_folder(folder: Path, name: str = "attn-only-2l") -> Path:
     return folder
 
 
-def cache_root() -> Path:
-    root = os.environ.get("MICOURSE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "micourse"
-    )
-    return Path(root)
-
-
 def standin_hf_folder(name: str = "gpt2-small") -> Path:
     """A cached Hugging Face folder of the stand-in, rebuilt when the shipped weights change."""
     from micourse.standins.specs import STANDINS
     from micourse.standins.weights import WEIGHTS_DIR
+    from micourse.tokenizer import cache_root
 
     weights = WEIGHTS_DIR / STANDINS[name].weights_file
     stamp = f"{weights.stat().st_size}-{int(weights.stat().st_mtime)}"

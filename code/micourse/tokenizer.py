@@ -27,11 +27,16 @@ def _bpe_files() -> tuple[Path, Path]:
     return data / "encoder.json", data / "vocab.bpe"
 
 
-def _cache_dir() -> Path:
+def cache_root() -> Path:
+    """Where the course writes files it derives once (`MICOURSE_CACHE`, else ~/.cache/micourse)."""
     root = os.environ.get("MICOURSE_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "micourse"
     )
-    return Path(root) / "gpt2-tokenizer"
+    return Path(root)
+
+
+def _cache_dir() -> Path:
+    return cache_root() / "gpt2-tokenizer"
 
 
 def tokenizer_dir() -> Path:
