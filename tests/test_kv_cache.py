@@ -9,14 +9,17 @@ import torch
 
 from conftest import rejects
 from micourse.checks.clean_gpt2 import reference_model
-from micourse.checks.kv_cache import check_attention_with_cache, check_forward_with_cache
+from micourse.checks.kv_cache import check_attention_with_cache, check_beam_search_cached, check_forward_with_cache
+from micourse.sampling import beam_search, beam_step
 from micourse.transformer import GPT2, Config
 from micourse.transformer.kv_cache import (
     KVCache,
     LayerCache,
     attention_with_cache,
+    beam_search_cached,
     forward_with_cache,
     generate_greedy,
+    reorder_cache,
 )
 
 CFG = Config(d_model=64, n_layers=2, n_heads=4, d_head=16, d_mlp=128, d_vocab=211, n_ctx=64, init_range=0.1)
@@ -76,6 +79,7 @@ def _filled(model, batch):
 def test_checkers_accept_reference():
     check_attention_with_cache(attention_with_cache)
     check_forward_with_cache(forward_with_cache)
+    check_beam_search_cached(beam_search_cached)
 
 
 def attn_unshifted_mask(attn, x_new, cache):
@@ -163,3 +167,64 @@ def test_cached_forward_is_the_models_own_forward_so_hooks_fire(model):
     assert step["pattern", 1].shape == (1, CFG.n_heads, 3, 9)  # 3 new queries over all 9 keys
     assert (step["pattern", 1] - full["pattern", 1][:, :, 6:]).abs().max() <= 1e-5
     assert (step["resid_post", 1] - full["resid_post", 1][:, 6:]).abs().max() <= 1e-4
+
+
+def test_cached_beam_search_equals_uncached(model):
+    prompt = torch.randint(0, CFG.d_vocab, (6,), generator=torch.Generator().manual_seed(2))
+    cached = beam_search_cached(model, prompt, 12, num_beams=4)
+    plain = beam_search(model, prompt, 12, num_beams=4)
+    assert [t.tolist() for _, t in cached] == [t.tolist() for _, t in plain]
+    assert max(abs(a - b) for (a, _), (b, _) in zip(cached, plain)) < 1e-4
+
+
+def _beam_loop(model, tokens, max_new_tokens, num_beams, reorder_every_step=True, reorder=True):
+    cache = KVCache.empty(model.cfg.n_layers)
+    beams, scores = tokens[None, :], torch.zeros(1)
+    logits = model(beams, past_kv_cache=cache)
+    for step in range(max_new_tokens):
+        scores, origin, new = beam_step(scores, logits[:, -1].log_softmax(-1), num_beams)
+        beams = torch.cat([beams[origin], new[:, None]], dim=1)
+        if step < max_new_tokens - 1:
+            if reorder and (reorder_every_step or step == 0):
+                reorder_cache(cache, origin)
+            logits = model(new[:, None], past_kv_cache=cache)
+    return [(float(s), beams[i]) for i, s in enumerate(scores)]
+
+
+def beam_never_reordered(model, tokens, n, k):
+    return _beam_loop(model, tokens, n, k, reorder=False)
+
+
+def beam_reordered_once(model, tokens, n, k):
+    return _beam_loop(model, tokens, n, k, reorder_every_step=False)
+
+
+def beam_uncached(model, tokens, n, k):
+    beams, scores = tokens[None, :], torch.zeros(1)
+    for _ in range(n):
+        scores, origin, new = beam_step(scores, model(beams)[:, -1].log_softmax(-1), k)
+        beams = torch.cat([beams[origin], new[:, None]], dim=1)
+    return [(float(s), beams[i]) for i, s in enumerate(scores)]
+
+
+def beam_feeds_whole_beams(model, tokens, n, k):
+    cache = KVCache.empty(model.cfg.n_layers)
+    beams, scores = tokens[None, :], torch.zeros(1)
+    for _ in range(n):
+        logits = model(beams, past_kv_cache=cache)
+        scores, origin, new = beam_step(scores, logits[:, -1].log_softmax(-1), k)
+        beams = torch.cat([beams[origin], new[:, None]], dim=1)
+        reorder_cache(cache, origin)
+    return [(float(s), beams[i]) for i, s in enumerate(scores)]
+
+
+def beam_returns_tokens_only(model, tokens, n, k):
+    return [t for _, t in beam_search_cached(model, tokens, n, k)]
+
+
+def test_beam_cache_checker_rejects():
+    rejects(check_beam_search_cached, beam_never_reordered, "index every layer's k and v with `origin`")
+    rejects(check_beam_search_cached, beam_reordered_once, "not just once after the prefill")
+    rejects(check_beam_search_cached, beam_uncached, "token positions in all")
+    rejects(check_beam_search_cached, beam_feeds_whole_beams, "feed only the new token")
+    rejects(check_beam_search_cached, beam_returns_tokens_only, "(score, tokens) pair")

@@ -137,7 +137,32 @@ def test_generate_with_transformer_lens_cache_matches_full_reruns(monkeypatch):
     from micourse.models import load_model
 
     model = load_model("gpt2-small", verbose=False)
+    assert S._cached_logits_fn(model) is not None, "the TransformerLens cache was not found: generate reruns everything"
+    fed = []
+    handle = model.embed.register_forward_hook(lambda mod, args, out: fed.append(args[0].shape[-1]))
     cached = S.generate(model, "The king said unto", 12, method="sample", seed=3, stop_at_eos=False)
+    beams = S.beam_search(model, model.to_tokens("The king said unto")[0], 8, num_beams=3, no_repeat_ngram_size=2)
+    handle.remove()
+    assert max(fed[1:12]) == 1 and max(fed[13:]) == 1, fed  # after each prompt, one position per call
     monkeypatch.setattr(S, "_cached_logits_fn", lambda m: None)
     full = S.generate(model, "The king said unto", 12, method="sample", seed=3, stop_at_eos=False)
+    full_beams = S.beam_search(model, model.to_tokens("The king said unto")[0], 8, num_beams=3, no_repeat_ngram_size=2)
     assert cached == full
+    assert [t.tolist() for _, t in beams] == [t.tolist() for _, t in full_beams]
+    assert max(abs(a - b) for (a, _), (b, _) in zip(beams, full_beams)) < 1e-3
+
+
+def test_incremental_runner_follows_reordered_beams():
+    """Rows that extend earlier rows in another order (beams) give the logits of a full rerun."""
+    from micourse.checks.clean_gpt2 import reference_model
+
+    model = reference_model()
+    run = S._cached_logits_fn(model)
+    g = torch.Generator().manual_seed(0)
+    rows = torch.randint(0, model.cfg.d_vocab, (1, 5), generator=g)
+    for _ in range(4):
+        run(rows)
+        origin = torch.randint(0, rows.shape[0], (3,), generator=g)
+        rows = torch.cat([rows[origin], torch.randint(0, model.cfg.d_vocab, (3, 1), generator=g)], dim=1)
+    with torch.no_grad():
+        assert torch.allclose(run(rows), model(rows)[:, -1], atol=1e-5)

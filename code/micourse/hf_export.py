@@ -18,7 +18,6 @@ scale) adds `c * (b . (1/w))` to a logit whatever the input. See `fold_output_bi
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -139,19 +138,20 @@ def save_neel_folder(folder: Path, name: str = "attn-only-2l") -> Path:
 
 
 def standin_hf_folder(name: str = "gpt2-small") -> Path:
-    """A cached Hugging Face folder of the stand-in, rebuilt when the shipped weights change."""
+    """A cached Hugging Face folder of the stand-in, rebuilt when the shipped weights change.
+
+    Keyed on a hash of the weights file's content (not its modification time, which a fresh
+    clone or a checkout resets without changing the weights).
+    """
+    import hashlib
+
     from micourse.standins.specs import STANDINS
     from micourse.standins.weights import WEIGHTS_DIR
-    from micourse.tokenizer import cache_root
+    from micourse.tokenizer import cache_root, write_folder_once
 
     weights = WEIGHTS_DIR / STANDINS[name].weights_file
-    stamp = f"{weights.stat().st_size}-{int(weights.stat().st_mtime)}"
-    folder = cache_root() / "hf" / f"{name}-{stamp}"
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    folder = cache_root() / "hf" / f"{name}-{digest}"
     if not (folder / "config.json").exists():
-        tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
-        save_gpt2_folder(tmp, name)
-        try:
-            tmp.rename(folder)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
+        write_folder_once(folder, lambda tmp: save_gpt2_folder(tmp, name))
     return folder

@@ -208,33 +208,73 @@ def _logits_fn(model) -> Callable[[Tensor], Tensor]:
     return run
 
 
-def _cached_logits_fn(model) -> Callable[[Tensor], Tensor] | None:
-    """For a TransformerLens model, a `_logits_fn` that feeds only the new tokens through a KV cache.
-
-    `generate` appends to one sequence, so after the first call each step costs one position
-    instead of the whole context: at GPT-2 small's real size on a CPU that is the difference
-    between seconds and minutes per page (the KV-cache page builds the same idea by hand).
-    Returns None for other models, which then rerun the whole sequence.
-    """
+def _new_cache(model) -> Callable[[int], object] | None:
+    """A function making an empty KV cache for `batch` rows, if `model` takes one (else None)."""
     try:
         from transformer_lens import HookedTransformer
-        from transformer_lens.past_key_value_caching import HookedTransformerKeyValueCache
-    except ImportError:
+    except ImportError:  # pragma: no cover - TransformerLens is a course dependency
+        HookedTransformer = ()
+    if isinstance(model, HookedTransformer):
+        try:  # TransformerLens 3.x
+            from transformer_lens.cache.key_value_cache import TransformerLensKeyValueCache as TLCache
+        except ImportError:  # TransformerLens 2.x
+            from transformer_lens.past_key_value_caching import HookedTransformerKeyValueCache as TLCache
+        return lambda batch: TLCache.init_cache(model.cfg, model.cfg.device, batch)
+    from micourse.transformer.model import GPT2
+
+    if isinstance(model, GPT2):
+        from micourse.transformer.cache import KVCache
+
+        return lambda batch: KVCache.empty(model.cfg.n_layers)
+    return None
+
+
+def _reorder(cache, origin: Tensor) -> None:
+    """Row i of every cached key and value becomes row origin[i] (beams that moved, split or died)."""
+    if hasattr(cache, "entries"):  # TransformerLens
+        for entry in cache.entries:
+            entry.past_keys, entry.past_values = entry.past_keys[origin], entry.past_values[origin]
+        cache.previous_attention_mask = cache.previous_attention_mask[origin]
+    else:  # micourse.transformer.cache.KVCache
+        for layer in cache.layers:
+            if layer.k is not None:
+                layer.k, layer.v = layer.k[origin], layer.v[origin]
+
+
+def _cached_logits_fn(model) -> Callable[[Tensor], Tensor] | None:
+    """A `_logits_fn` that feeds the model only the token each row gained since the last call.
+
+    `generate` and beam search call the model on sequences that grow by one token per step;
+    beam search also reorders them (new beam i extends old beam origin[i]). This finds each
+    row's origin by comparing prefixes, reorders the KV cache to match and runs one position per
+    row: at GPT-2 small's real size on a CPU, the difference between seconds and minutes per page
+    (the KV-cache page builds the same idea by hand, beam search included). Any other call
+    (a new prompt, a row that extends nothing) starts a fresh cache. Returns None for models
+    that take no cache, which then rerun the whole sequence.
+    """
+    make = _new_cache(model)
+    if make is None:
         return None
-    if not isinstance(model, HookedTransformer):
-        return None
-    state: dict = {"cache": None, "seen": 0}
+    state: dict = {"cache": None, "tokens": None}
 
     def run(tokens: Tensor) -> Tensor:
-        if tokens.shape[-1] > model.cfg.n_ctx:  # past the context window: fall back to a fresh window
+        if tokens.shape[-1] > model.cfg.n_ctx:  # past the context window: a fresh window each time
+            state["cache"] = None
             return _logits_fn(model)(tokens)
-        if state["cache"] is None or tokens.shape[-1] <= state["seen"]:
-            state["cache"] = HookedTransformerKeyValueCache.init_cache(model.cfg, model.cfg.device, tokens.shape[0])
-            state["seen"] = 0
-        new = tokens[:, state["seen"] :]
+        prev = state["tokens"]
+        origin = None
+        if prev is not None and tokens.shape[-1] == prev.shape[-1] + 1:
+            match = (tokens[:, None, :-1] == prev[None, :, :]).all(-1)  # (new row, old row)
+            if bool(match.any(-1).all()):
+                origin = match.int().argmax(-1)
         with torch.inference_mode():
-            out = model(new, past_kv_cache=state["cache"])
-        state["seen"] = tokens.shape[-1]
+            if origin is None:
+                state["cache"] = make(tokens.shape[0])
+                out = model(tokens, past_kv_cache=state["cache"])
+            else:
+                _reorder(state["cache"], origin)
+                out = model(tokens[:, -1:], past_kv_cache=state["cache"])
+        state["tokens"] = tokens.clone()
         return out[:, -1, :].float()
 
     return run
@@ -247,15 +287,17 @@ def beam_search(
     num_beams: int = 4,
     no_repeat_ngram_size: int | None = None,
     step: Callable = beam_step,
+    use_cache: bool = True,
 ) -> list[tuple[float, Int[Tensor, " pos_out"]]]:
     """Keep the `num_beams` most likely continuations at every step; return them, best first.
 
     Scores are summed log-probabilities; every beam gets exactly `max_new_tokens` new tokens.
-    `step` lets a page plug in the learner's own `beam_step`.
+    `step` lets a page plug in the learner's own `beam_step`. With `use_cache` (and a model that
+    takes a KV cache) each step runs one position per beam; without, every beam is rerun whole.
     """
     if tokens.ndim != 1:
         raise SamplingError(f"beam_search takes one prompt, tokens of shape (pos,), got {tuple(tokens.shape)}.")
-    logits_of = _logits_fn(model)
+    logits_of = (_cached_logits_fn(model) if use_cache else None) or _logits_fn(model)
     beams = tokens[None, :]
     scores = torch.zeros(1)
     for _ in range(max_new_tokens):
@@ -271,8 +313,11 @@ def beam_search(
 
 
 def next_logprobs_fn(model) -> Callable[[Tensor], Tensor]:
-    """`model` as a function from beams (beam, pos) to next-token log-probabilities (beam, d_vocab)."""
-    logits_of = _logits_fn(model)
+    """`model` as a function from beams (beam, pos) to next-token log-probabilities (beam, d_vocab).
+
+    Calls whose beams extend the previous call's by one token run only that token (KV cache).
+    """
+    logits_of = _cached_logits_fn(model) or _logits_fn(model)
     return lambda beams: logits_of(beams).log_softmax(dim=-1)
 
 

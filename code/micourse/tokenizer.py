@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,6 +34,25 @@ def cache_root() -> Path:
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "micourse"
     )
     return Path(root)
+
+
+def write_folder_once(folder: Path, write: Callable[[Path], None]) -> Path:
+    """Create `folder` by `write(tmp)` into a temporary sibling, then one rename.
+
+    Two kernels may build the same cached folder at once (a page and a test, say): each writes
+    its own copy and the first rename wins, so no reader ever sees a half-written folder.
+    """
+    import shutil
+
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    write(tmp)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        tmp.rename(folder)
+    except OSError:  # another process won the race; use its copy
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
 
 
 def _cache_dir() -> Path:
@@ -60,22 +80,17 @@ def tokenizer_dir() -> Path:
         unk_token=GPT2_EOS,
         model_max_length=1024,
     )
-    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
-    fast.save_pretrained(tmp)
-    # GPT-2 on the hub names its class; TransformerLens checks for it in places.
-    cfg_path = tmp / "tokenizer_config.json"
-    cfg = json.loads(cfg_path.read_text())
-    cfg["tokenizer_class"] = "GPT2Tokenizer"
-    cfg["add_prefix_space"] = False
-    cfg_path.write_text(json.dumps(cfg, indent=2))
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        tmp.rename(folder)
-    except OSError:  # another process won the race; use its copy
-        import shutil
 
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+    def write(tmp: Path) -> None:
+        fast.save_pretrained(tmp)
+        # GPT-2 on the hub names its class; TransformerLens checks for it in places.
+        cfg_path = tmp / "tokenizer_config.json"
+        cfg = json.loads(cfg_path.read_text())
+        cfg["tokenizer_class"] = "GPT2Tokenizer"
+        cfg["add_prefix_space"] = False
+        cfg_path.write_text(json.dumps(cfg, indent=2))
+
+    return write_folder_once(folder, write)
 
 
 @lru_cache(maxsize=1)

@@ -125,6 +125,13 @@ def make_optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, fused=True)
 
 
+def _to_device(batch, device: torch.device):
+    """A batch is a tensor or a tuple of tensors (tokens and per-token weights, say)."""
+    if isinstance(batch, tuple | list):
+        return type(batch)(t.to(device) for t in batch)
+    return batch.to(device)
+
+
 def train(
     model: nn.Module,
     batches: Iterator[Int[Tensor, "batch pos"]],
@@ -148,7 +155,7 @@ def train(
     model.train()
     device = next(model.parameters()).device  # batches come from the CPU; the model may sit on a GPU
     for step in range(cfg.steps):
-        tokens = next(batches).to(device)
+        tokens = _to_device(next(batches), device)
         lr = lr_at(step, cfg)
         for group in opt.param_groups:
             group["lr"] = lr

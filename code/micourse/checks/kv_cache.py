@@ -4,6 +4,8 @@ The learner writes `attention_with_cache(attn, x_new, layer_cache)` and
 `forward_with_cache(model, new_tokens, cache)`, with the cache classes of
 `micourse.transformer.kv_cache`. Both are run on a sequence fed in three chunks (several tokens,
 then one, then several again) and compared with the reference run on the whole sequence at once.
+The bonus `beam_search_cached(model, tokens, max_new_tokens, num_beams)` is compared with the
+uncached `sampling.beam_search`, and the positions it feeds the model are counted.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from torch import Tensor
 
 from micourse.checks.clean_gpt2 import CHECK_CFG, reference_model
 from micourse.checks.core import CheckFailure, assert_close, call, like, passed
+from micourse.sampling import beam_search
 from micourse.transformer.attention import attention_scores, mix_values
-from micourse.transformer.kv_cache import KVCache, LayerCache
+from micourse.transformer.kv_cache import KVCache, LayerCache, reorder_cache
 
 CHUNKS = (5, 1, 3)  # a prompt, one generated token, then several tokens at once
 ATOL, RTOL = 1e-4, 1e-4
@@ -150,4 +153,79 @@ def check_forward_with_cache(fn: Callable) -> None:
     passed("forward_with_cache")
 
 
-__all__ = ["check_attention_with_cache", "check_forward_with_cache"]
+def _beams_without_reordering(model, tokens: Tensor, max_new_tokens: int, num_beams: int) -> Tensor:
+    """The scores a cached beam search gets when it copies the cache to every beam once and never reorders it."""
+    from micourse.sampling import beam_step
+
+    cache = KVCache.empty(model.cfg.n_layers)
+    scores = torch.zeros(1)
+    logits = model(tokens[None, :], past_kv_cache=cache)
+    for step in range(max_new_tokens):
+        scores, origin, new = beam_step(scores, logits[:, -1].log_softmax(-1), num_beams)
+        if step == 0:
+            reorder_cache(cache, origin)
+        if step < max_new_tokens - 1:
+            logits = model(new[:, None], past_kv_cache=cache)
+    return scores
+
+
+def _cache_advice(err: Exception) -> str | None:
+    if "cache holds a batch" in str(err):
+        return (
+            "after beam_step, the cache still has one row per OLD beam: index every layer's k and v with "
+            "`origin` (new beam i continues old beam origin[i]) before feeding the new tokens."
+        )
+    if "context window" in str(err) or "n_ctx" in str(err):
+        return "with a cache, feed only the new token of each beam, shape (beam, 1), not the whole beam."
+    return None
+
+
+def check_beam_search_cached(fn: Callable) -> None:
+    """`fn(model, tokens, max_new_tokens, num_beams)` must find the same beams as uncached beam search, feeding one position per beam per step."""
+    model = reference_model()
+    prompt = torch.randint(0, CHECK_CFG.d_vocab, (5,), generator=torch.Generator().manual_seed(6))
+    n_new, num_beams = 8, 3
+    expected = beam_search(model, prompt, n_new, num_beams=num_beams, use_cache=False)
+    fed = []
+    handle = model.embed.register_forward_hook(lambda mod, args, out: fed.append(args[0].numel()))
+    try:
+        out = call(fn, model, prompt, n_new, num_beams, what="beam_search_cached", no_grad=True, advice=_cache_advice)
+    finally:
+        handle.remove()
+    if not isinstance(out, list | tuple) or len(out) != num_beams:
+        raise CheckFailure(
+            f"Return a list of {num_beams} (score, tokens) pairs, best first, as sampling.beam_search does; "
+            f"got {type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, list | tuple) else "") + "."
+        )
+    try:
+        scores = torch.tensor([float(s) for s, _ in out])
+        seqs = [torch.as_tensor(t) for _, t in out]
+    except (TypeError, ValueError) as err:
+        raise CheckFailure(f"Each entry must be a (score, tokens) pair: {err}") from err
+    diagnoses = [
+        like(
+            lambda: _beams_without_reordering(model, prompt, n_new, num_beams),
+            "the cache must follow the beams: after every beam_step, index each layer's k and v with `origin`, "
+            "not just once after the prefill.",
+            atol=1e-4,
+        )
+    ]
+    exp_scores = torch.tensor([s for s, _ in expected])
+    assert_close(scores, exp_scores, what="the beam scores", atol=1e-4, rtol=1e-4, diagnoses=diagnoses)
+    for i, (seq, (_, ref)) in enumerate(zip(seqs, expected)):
+        if tuple(seq.shape) != tuple(ref.shape) or not torch.equal(seq.long(), ref.long()):
+            raise CheckFailure(
+                f"Beam {i} has the right score but tokens {seq.tolist()}, expected {ref.tolist()}: "
+                "each beam's tokens are the prompt followed by every token chosen for it (beams[origin], then the new one)."
+            )
+    budget = len(prompt) + n_new * num_beams
+    if sum(fed) > budget:
+        raise CheckFailure(
+            f"The beams are right, but the model was fed {sum(fed)} token positions in all; with a cache it needs "
+            f"at most {budget} (the prompt once, then one new token per beam per step). Feed only the new tokens "
+            "together with the cache."
+        )
+    passed("beam_search_cached")
+
+
+__all__ = ["check_attention_with_cache", "check_beam_search_cached", "check_forward_with_cache"]

@@ -12,12 +12,20 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from micourse.sampling import greedy_generate
+from micourse.sampling import beam_step, greedy_generate
 from micourse.transformer.attention import Attention
 from micourse.transformer.cache import KVCache, LayerCache
 from micourse.transformer.model import GPT2, validate_tokens
 
-__all__ = ["KVCache", "LayerCache", "attention_with_cache", "forward_with_cache", "generate_greedy"]
+__all__ = [
+    "KVCache",
+    "LayerCache",
+    "attention_with_cache",
+    "beam_search_cached",
+    "forward_with_cache",
+    "generate_greedy",
+    "reorder_cache",
+]
 
 
 def attention_with_cache(
@@ -55,3 +63,39 @@ def generate_greedy(
         if step < n_new - 1:
             logits = model(next_token, past_kv_cache=cache)  # decode: one position
     return tokens
+
+
+def reorder_cache(cache: KVCache, origin: Int[Tensor, " beam"]) -> None:
+    """Make row i of every layer's keys and values the row of beam `origin[i]`.
+
+    Beam search keeps the best extensions, which may all come from one beam: the cached past of
+    new beam i is the past of the beam it extends, so the cache must follow the beams.
+    Indexing with `origin` also grows a one-row cache (after the prefill) to `num_beams` rows.
+    """
+    for layer in cache.layers:
+        if layer.k is not None:
+            layer.k, layer.v = layer.k[origin], layer.v[origin]
+
+
+@torch.no_grad()
+def beam_search_cached(
+    model: GPT2, tokens: Int[Tensor, " pos"], max_new_tokens: int, num_beams: int = 4
+) -> list[tuple[float, Int[Tensor, " pos_out"]]]:
+    """`sampling.beam_search` with a KV cache: the same beams, one position per beam per step.
+
+    The reference for the KV-cache page's bonus exercise.
+    """
+    if tokens.ndim != 1:
+        raise ValueError(f"beam_search_cached takes one prompt, tokens of shape (pos,), got {tuple(tokens.shape)}.")
+    if len(tokens) + max_new_tokens > model.cfg.n_ctx:
+        raise ValueError(f"prompt ({len(tokens)}) + max_new_tokens ({max_new_tokens}) exceeds n_ctx={model.cfg.n_ctx}.")
+    cache = KVCache.empty(model.cfg.n_layers)
+    beams, scores = tokens[None, :], torch.zeros(1)
+    logits = model(beams, past_kv_cache=cache)  # prefill: one row
+    for step in range(max_new_tokens):
+        scores, origin, new = beam_step(scores, logits[:, -1].float().log_softmax(-1), num_beams)
+        beams = torch.cat([beams[origin], new[:, None].to(beams.dtype)], dim=1)
+        if step < max_new_tokens - 1:
+            reorder_cache(cache, origin)
+            logits = model(new[:, None].to(beams.dtype), past_kv_cache=cache)  # decode: one position per beam
+    return [(float(s), beams[i]) for i, s in enumerate(scores)]
