@@ -103,7 +103,6 @@ def test_beats_unigram_on_heldout_text(gpt2):
 
 
 @pytest.mark.slow
-@bar
 def test_scorecard_induction(card):
     assert card["induction_score"] >= BARS["induction"], card["induction_score"]
     assert card["loss_repeated_half"] <= card["loss_first_half"] * BARS["repeat_ratio"], card
