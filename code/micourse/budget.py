@@ -29,9 +29,9 @@ def full_size_on_cpu(model: nn.Module) -> bool:
     return on_cpu and n_params(model) >= FULL_SIZE_PARAMS
 
 
-def scaled(model: nn.Module, full: int, cpu: int) -> int:
-    """`full` normally; `cpu` (smaller) for a full-size model on a CPU."""
-    if cpu > full:
+def scaled(model: nn.Module, full, cpu):
+    """`full` normally; `cpu` (a smaller number, or fewer items) for a full-size model on a CPU."""
+    if isinstance(full, int) and isinstance(cpu, int) and cpu > full:
         raise ValueError(f"the CPU budget ({cpu}) should not exceed the full one ({full}).")
     return cpu if full_size_on_cpu(model) else full
 
@@ -43,8 +43,3 @@ def note(model: nn.Module, cut: str) -> None:
             f"Note: a {n_params(model) / 1e6:.0f}M-parameter model on a CPU. To keep this page to a few "
             f"minutes it {cut}. On a GPU (Colab: Runtime > Change runtime type) it does the full run."
         )
-
-
-def scaled_list(model: nn.Module, full: tuple, cpu: tuple) -> tuple:
-    """`full` normally; `cpu` (a subset, say fewer context lengths) for a full-size model on a CPU."""
-    return cpu if full_size_on_cpu(model) else full

@@ -236,9 +236,7 @@ def _reorder(cache, origin: Tensor) -> None:
             entry.past_keys, entry.past_values = entry.past_keys[origin], entry.past_values[origin]
         cache.previous_attention_mask = cache.previous_attention_mask[origin]
     else:  # micourse.transformer.cache.KVCache
-        for layer in cache.layers:
-            if layer.k is not None:
-                layer.k, layer.v = layer.k[origin], layer.v[origin]
+        cache.reorder_rows(origin)
 
 
 def _cached_logits_fn(model) -> Callable[[Tensor], Tensor] | None:

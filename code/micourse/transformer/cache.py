@@ -47,3 +47,10 @@ class KVCache:
     def n_pos(self) -> int:
         """How many positions are cached, i.e. the position of the next token."""
         return self.layers[0].n_pos if self.layers else 0
+
+    def reorder_rows(self, origin: Tensor) -> None:
+        """Row i of every layer's keys and values becomes row origin[i] (beam search: beams move,
+        split or die; indexing also grows a one-row cache to len(origin) rows)."""
+        for layer in self.layers:
+            if layer.k is not None:
+                layer.k, layer.v = layer.k[origin], layer.v[origin]

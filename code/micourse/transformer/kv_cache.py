@@ -70,11 +70,8 @@ def reorder_cache(cache: KVCache, origin: Int[Tensor, " beam"]) -> None:
 
     Beam search keeps the best extensions, which may all come from one beam: the cached past of
     new beam i is the past of the beam it extends, so the cache must follow the beams.
-    Indexing with `origin` also grows a one-row cache (after the prefill) to `num_beams` rows.
     """
-    for layer in cache.layers:
-        if layer.k is not None:
-            layer.k, layer.v = layer.k[origin], layer.v[origin]
+    cache.reorder_rows(origin)
 
 
 @torch.no_grad()
