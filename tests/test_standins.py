@@ -67,7 +67,8 @@ def test_induction_on_any_token_range(attn_only):
 
 # ---------------------------------------------------------------- the held-out design itself
 def test_heldout_ioi_templates_and_names_never_trained():
-    assert not set(synthetic.IOI_TEMPLATES) & set(synthetic.IOI_HELDOUT_TEMPLATES)
+    assert not any(t in synthetic.IOI_TEMPLATES for t in synthetic.IOI_HELDOUT_TEMPLATES)
+    assert synthetic.IOI_TEMPLATES[123] in synthetic.IOI_TEMPLATES  # membership really works
     assert not set(synthetic.IOI_NAMES) & set(synthetic.HELDOUT_NAMES)
     assert len(synthetic.HELDOUT_NAMES) >= 50 and len(synthetic.IOI_NAMES) >= 300
     import random
@@ -79,6 +80,29 @@ def test_heldout_ioi_templates_and_names_never_trained():
     for name in synthetic.HELDOUT_NAMES[:20]:
         assert f" {name} " not in f" {ioi_text} ".replace(".", " ").replace(",", " ")
     assert sum(f" {n}" in other_text for n in synthetic.HELDOUT_NAMES) >= 40  # but they are seen elsewhere
+
+
+def test_heldout_ioi_words_never_in_training_ioi():
+    """The held-out openings and actions are new shapes, not new fillings of trained ones."""
+    import re
+
+    from micourse.standins import ioi_grammar as g
+
+    trained_words = {w for part in g.INTROS + g.ACTIONS for w in re.findall(r"\w+", part)}
+    assert not set(g.HELDOUT_WORDS) & trained_words
+    for part in g.HELDOUT_INTROS + g.HELDOUT_ACTIONS:  # each held-out part has one of those words
+        assert set(re.findall(r"\w+", part)) & set(g.HELDOUT_WORDS) or part.startswith("After the lunch"), part
+
+
+def test_ioi_templates_sequence():
+    t = synthetic.IOI_TEMPLATES
+    assert len(t) == len(synthetic.IOI_INTROS) * len(synthetic.IOI_ACTIONS) > 100_000
+    assert t[-1] == list(iter(t))[-1] and t[:2] == [t[0], t[1]]
+    assert t[0].count("{S}") == 1 and t[0].endswith("{IO}.")
+    with pytest.raises(IndexError):
+        t[len(t)]
+    assert "When {A} and {B} went to the {place}, {S} gave a {obj} to {IO}." in t
+    assert 42 not in t
 
 
 def test_heldout_fact_phrasings_never_trained():
@@ -174,6 +198,22 @@ def test_scorecard_runs_on_any_transformer_lens_model():
     card = scorecard.scorecard(model, n_ioi=8)
     assert len(card["facts"]) == len({r["fact"] for r in synthetic.heldout_fact_prompts()})
     assert card["ioi_ablation"]["heads"] and scorecard.scorecard_rows(card)
+    # the cheap path: only the heads with the largest direct effect are tried
+    cheap = scorecard.scorecard(model, n_ioi=8, ablate_candidates=1)
+    assert cheap["ioi_ablation"]["heads_tried"] == 1 and card["ioi_ablation"]["heads_tried"] == 2
+
+
+def test_head_direct_effects_match_transformer_lens(gpt2):
+    """Each head's direct effect on logit(IO) - logit(S) equals TransformerLens's own attribution."""
+    prompt = scorecard.ioi_prompt_set(1, seed=4)
+    ours = scorecard.head_direct_effects(gpt2, prompt)
+    _, cache = gpt2.run_with_cache(gpt2.to_tokens(prompt[0]["prompt"]))
+    heads = cache.stack_head_results(-1, pos_slice=-1)
+    io, s = gpt2.to_single_token(" " + prompt[0]["io"]), gpt2.to_single_token(" " + prompt[0]["s"])
+    theirs = cache.logit_attrs(heads, io, s, pos_slice=-1).view(gpt2.cfg.n_layers, gpt2.cfg.n_heads)
+    assert torch.allclose(ours, theirs.detach(), atol=1e-4)
+    with pytest.raises(ValueError, match="candidates"):
+        scorecard.ioi_head_ablation(gpt2, prompt, candidates=0)
 
 
 # The issue's bars, which the committed weights meet (see the stand-in page's scorecard).

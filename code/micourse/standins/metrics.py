@@ -114,6 +114,11 @@ FACT_PROMPTS = {
 }
 
 
+# A neutral prompt of a shape the stand-in never trained on (its neutral sentences are "I went to see
+# the movie.", ...): the scorecard measures steering on held-out text too.
+STEERING_PROMPT = "On Friday we went to the concert. It was"
+
+
 def steering_layer(model) -> int:
     """The layer `steering_effect` uses by default: the middle of the model."""
     return model.cfg.n_layers // 2
@@ -134,7 +139,7 @@ def steering_effect(model, layer: int | None = None, coeff: float = 4.0) -> dict
     _, cp = model.run_with_cache(model.to_tokens("I loved"), names_filter=hook)
     _, cm = model.run_with_cache(model.to_tokens("I hated"), names_filter=hook)
     vector = cp[hook][0, -1] - cm[hook][0, -1]  # d_model
-    prompt = model.to_tokens("Yesterday I had the movie. It was")
+    prompt = model.to_tokens(STEERING_PROMPT)
     pos_ids = torch.tensor([_single_token(model, " " + w) for w in synthetic.POSITIVE])
     neg_ids = torch.tensor(
         [

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import random
 
+from micourse.standins import ioi_grammar
+
 NAMES = (
     "John Mary James Michael David Sarah Emma Tom Anna Paul Peter Mark Luke Kate Alice Bob Jack Lisa Laura "
     "Daniel Rachel Sam Ben Max Lucy Amy Adam Eric Jane Susan Karen Steve Kevin Brian Jason Ryan Jeff Scott "
@@ -56,60 +58,12 @@ IOI_NAMES = tuple(n for n in NAMES if n not in HELDOUT_NAMES)
 PLACES = "store park school office restaurant garden station market house beach library hospital church farm".split()
 OBJECTS = "drink book ball bone kiss ring letter gift pen key bag snack cake hat map coin".split()
 
-# An IOI sentence = intro (introduces {A} and {B}) + action ({S} acts, the answer {IO} ends the prompt).
-IOI_INTROS = (
-    "When {A} and {B} went to the {place},",
-    "After {A} and {B} went to the {place},",
-    "When {A} and {B} were at the {place},",
-    "Once {A} and {B} had lunch at the {place},",
-    "Then, {A} and {B} went to the {place}.",
-    "{A} and {B} went to the {place} together.",
-    "Later, {A} and {B} were at the {place}.",
-    "At the {place}, {A} met {B}.",
-    "{A} met {B} at the {place}.",
-    "{A} and {B} had a long argument.",
-    "On Monday {A} and {B} walked to the {place}.",
-    "{A} and {B} spent the day at the {place}, and",
-    "Since {A} and {B} liked the {place},",
-)
-IOI_ACTIONS = (
-    "{S} gave a {obj} to {IO}.",
-    "{S} gave the {obj} to {IO}.",
-    "{S} handed a {obj} to {IO}.",
-    "{S} passed the {obj} to {IO}.",
-    "{S} showed the {obj} to {IO}.",
-    "{S} sold a {obj} to {IO}.",
-    "{S} wanted to give a {obj} to {IO}.",
-    "{S} gave it to {IO}.",
-    "afterwards {S} said goodbye to {IO}.",
-    "{S} offered a {obj} to {IO}.",
-    "{S} bought a {obj} for {IO}.",
-    "{S} made a {obj} for {IO}.",
-)
-# Never trained on, neither the intro nor the action: the test of whether IOI is a skill.
-IOI_HELDOUT_INTROS = (
-    "While {A} and {B} were working at the {place},",
-    "Friends {A} and {B} found a {obj} at the {place}.",
-    "The {place} was busy, so {A} and {B} left.",
-    "Yesterday {A} and {B} visited the {place}, and",
-    "After the lunch, {A} and {B} went to the {place}.",
-)
-IOI_HELDOUT_ACTIONS = (
-    "{S} threw the {obj} to {IO}.",
-    "{S} sent a {obj} to {IO}.",
-    "{S} brought a {obj} for {IO}.",
-    "{S} decided to give it to {IO}.",
-)
-
-
-def _join(intro: str, action: str) -> str:
-    if intro.endswith("."):  # a new sentence starts with a capital
-        action = action[0].upper() + action[1:]
-    return intro + " " + action
-
-
-IOI_TEMPLATES = tuple(_join(i, a) for i in IOI_INTROS for a in IOI_ACTIONS)
-IOI_HELDOUT_TEMPLATES = tuple(_join(i, a) for i in IOI_HELDOUT_INTROS for a in IOI_HELDOUT_ACTIONS)
+# An IOI sentence = intro (introduces {A} and {B}) + action ({S} acts, the answer {IO} ends the prompt):
+# the grammar and what it holds out live in `ioi_grammar`.
+IOI_INTROS, IOI_ACTIONS = ioi_grammar.INTROS, ioi_grammar.ACTIONS
+IOI_HELDOUT_INTROS, IOI_HELDOUT_ACTIONS = ioi_grammar.HELDOUT_INTROS, ioi_grammar.HELDOUT_ACTIONS
+IOI_TEMPLATES = ioi_grammar.TRAIN_TEMPLATES  # a lazy sequence of every intro + action
+IOI_HELDOUT_TEMPLATES = tuple(ioi_grammar.HELDOUT_TEMPLATES)
 
 PREAMBLES = (
     "It was a sunny day.",
@@ -174,12 +128,14 @@ LANGUAGES = {
     "Norway": "Norwegian",
 }
 # Trained phrasings ({x}: subject, {y}: answer) ...
+# "The capital of {x} is" is never trained (for any country): the pages' classic prompt "The capital
+# of France is" is then a fresh prompt for the stand-in too.
 CAPITAL_TEMPLATES = (
-    "The capital of {x} is {y}.",
     "{y} is the capital of {x}.",
     "The capital city of {x} is {y}.",
     "The government of {x} sits in {y}.",
-    "Everyone knows that the capital of {x} is {y}.",
+    "Everyone knows that {y} is the capital of {x}.",
+    "{X} has its capital in {y}.",
 )
 LANDMARK_TEMPLATES = (
     "{X} is in {y}.",
@@ -198,6 +154,7 @@ LANGUAGE_TEMPLATES = (
 # ... and phrasings never trained, for any fact: the facts test. A prompt ends where the answer starts.
 HELDOUT_FACT_TEMPLATES = {
     "capital": (
+        "The capital of {x} is",
         "The capital city in {x} is",
         "The capital of the country of {x} is",
         "In {x}, the capital is the city of",

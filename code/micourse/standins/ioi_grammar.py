@@ -1,0 +1,228 @@
+"""The grammar of the stand-in's indirect-object (IOI) sentences, and what it keeps out of training.
+
+An IOI sentence (Wang et al., 2022) is an opening that introduces two names, then an action in
+which one of them (the subject, S) does something to or for the other (the indirect object, IO):
+"When Mary and John went to the store, John gave a drink to" -> " Mary". A model that solves it
+on sentence shapes it has never seen has learned the skill (find the name that is not repeated);
+one that solves only the shapes it saw has learned a lookup table.
+
+The first grammar had 13 openings and 12 actions. A gpt2-small stand-in trained on it reached
+1.00 on those 156 templates but 0.60-0.70 on held-out ones, and measured per part, what failed
+was the unseen *actions* ("sent a ... to" 0.58, "brought a ... for" 0.46) and prompts where the
+IO was mentioned first (0.47: it fell back on "the name mentioned last"). So the grammar is now
+compositional, so that no verb, preposition or name position carries the answer:
+
+- an opening = a clause with both names (22 clause shapes: "A and B went to the place",
+  "A waited for B at the place", "A called B", ...) in one of 17 forms (subordinate "When ...,",
+  conjoined "..., so", or a sentence of its own "Later, ....");
+- an action = an optional adverb or verb of intention ("then", "wanted to", ...) + one of 40 verb
+  phrases with "to" or "for", with "a/the {obj}", "it" or no object.
+
+Held out, never in a training IOI sentence: the openings and actions in `HELDOUT_INTROS` and
+`HELDOUT_ACTIONS`, whose verbs ("threw", "sent", "brought", "decided") and opening words
+("While", "Friends", "busy", "Yesterday", "After the lunch") the training grammar never uses
+in an IOI sentence (a test checks this). They do occur in plain one-name sentences, as words
+occur in real text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+# Clauses that introduce both names (A first); {place} and {obj} are filled in per sentence.
+CLAUSES = (
+    "{A} and {B} went to the {place}",
+    "{A} and {B} were at the {place}",
+    "{A} and {B} walked to the {place}",
+    "{A} and {B} arrived at the {place}",
+    "{A} and {B} had lunch at the {place}",
+    "{A} and {B} had a long argument",
+    "{A} and {B} met at the {place}",
+    "{A} met {B} at the {place}",
+    "{A} saw {B} at the {place}",
+    "{A} called {B}",
+    "{A} went to the {place} with {B}",
+    "{A} and {B} spent the day at the {place}",
+    "{A} and {B} got to the {place} early",
+    "{A} and {B} were talking at the {place}",
+    "{A} waited for {B} at the {place}",
+    "{A} and {B} cleaned the {place}",
+    "{A} and {B} played a game at the {place}",
+    "{A} and {B} sat in the {place}",
+    "{A} ran into {B} at the {place}",
+    "{A} and {B} were both at the {place}",
+    "{A} and {B} came back from the {place}",
+    "{A} and {B} looked around the {place}",
+)
+# How a clause opens the sentence: "{c}" is the clause; the action follows after a space.
+SUBORDINATE_FORMS = (  # the action continues the sentence (lower case)
+    "When {c},",
+    "After {c},",
+    "Once {c},",
+    "Since {c},",
+    "As soon as {c},",
+    "Because {c},",
+    "Just after {c},",
+    "{C}, and",
+    "{C}, so",
+)
+SENTENCE_FORMS = (  # the action is a new sentence (capitalised)
+    "{C}.",
+    "Then, {c}.",
+    "Later, {c}.",
+    "On Monday {c}.",
+    "That morning {c}.",
+    "Last week {c}.",
+    "In the afternoon, {c}.",
+    "Earlier that day, {c}.",
+)
+
+# Verb phrases: (past tense, base form, what follows the verb up to the IO). "{obj}" phrases come
+# with "a {obj}", "the {obj}" and "it".
+OBJECT_VERBS_TO = (
+    ("gave", "give"),
+    ("handed", "hand"),
+    ("passed", "pass"),
+    ("showed", "show"),
+    ("sold", "sell"),
+    ("offered", "offer"),
+    ("lent", "lend"),
+    ("mailed", "mail"),
+    ("tossed", "toss"),
+    ("returned", "return"),
+    ("kicked", "kick"),
+    ("delivered", "deliver"),
+)
+OBJECT_VERBS_FOR = (
+    ("bought", "buy"),
+    ("made", "make"),
+    ("got", "get"),
+    ("kept", "keep"),
+    ("saved", "save"),
+    ("chose", "choose"),
+    ("ordered", "order"),
+    ("wrapped", "wrap"),
+)
+FIXED_PHRASES = (  # (past, base, rest): no object slot
+    ("said", "say", "goodbye to"),
+    ("said", "say", "hello to"),
+    ("waved", "wave", "to"),
+    ("talked", "talk", "to"),
+    ("spoke", "speak", "to"),
+    ("wrote", "write", "a letter to"),
+    ("told", "tell", "a story to"),
+    ("explained", "explain", "the map to"),
+    ("smiled", "smile", "at"),
+    ("listened", "listen", "to"),
+    ("baked", "bake", "a cake for"),
+    ("cooked", "cook", "dinner for"),
+    ("held", "hold", "the door for"),
+    ("carried", "carry", "the bags for"),
+    ("sang", "sing", "a song for"),
+    ("drew", "draw", "a picture for"),
+    ("played", "play", "a song for"),
+    ("opened", "open", "the gate for"),
+    ("paid", "pay", "the bill for"),
+    ("cleaned", "clean", "the table for"),
+)
+# What may come between the subject and the verb: (words, verb form).
+MIDS = (
+    ("", "past"),
+    ("then ", "past"),
+    ("later ", "past"),
+    ("quickly ", "past"),
+    ("finally ", "past"),
+    ("wanted to ", "base"),
+    ("tried to ", "base"),
+    ("was happy to ", "base"),
+    ("promised to ", "base"),
+    ("had to ", "base"),
+    ("agreed to ", "base"),
+    ("forgot to ", "base"),
+)
+
+
+def _cap(s: str) -> str:
+    return s[0].upper() + s[1:]
+
+
+def _verb_phrases() -> list[tuple[str, str, str]]:
+    out = []
+    for verbs, prep in ((OBJECT_VERBS_TO, "to"), (OBJECT_VERBS_FOR, "for")):
+        for past, base in verbs:
+            for obj in ("a {obj}", "the {obj}", "it"):
+                out.append((past, base, f"{obj} {prep}"))
+    return out + list(FIXED_PHRASES)
+
+
+INTROS = tuple(f.format(c=c, C=_cap(c)) for c in CLAUSES for f in SUBORDINATE_FORMS + SENTENCE_FORMS)
+ACTIONS = tuple(
+    "{S} " + mid + (past if form == "past" else base) + " " + rest + " {IO}."
+    for past, base, rest in _verb_phrases()
+    for mid, form in MIDS
+)
+
+# Never trained: neither these openings nor these actions occur in a training IOI sentence.
+HELDOUT_INTROS = (
+    "While {A} and {B} were working at the {place},",
+    "Friends {A} and {B} found a {obj} at the {place}.",
+    "The {place} was busy, so {A} and {B} left.",
+    "Yesterday {A} and {B} visited the {place}, and",
+    "After the lunch, {A} and {B} went to the {place}.",
+)
+HELDOUT_ACTIONS = (
+    "{S} threw the {obj} to {IO}.",
+    "{S} sent a {obj} to {IO}.",
+    "{S} brought a {obj} for {IO}.",
+    "{S} decided to give it to {IO}.",
+)
+# Words of the held-out parts that no training IOI sentence contains (tests/test_standins.py).
+HELDOUT_WORDS = (
+    "While",
+    "Friends",
+    "found",
+    "busy",
+    "left",
+    "Yesterday",
+    "visited",
+    "threw",
+    "sent",
+    "brought",
+    "decided",
+)
+
+
+def join(intro: str, action: str) -> str:
+    """An intro and an action as one template; after a full stop the action starts a new sentence."""
+    return intro + " " + (_cap(action) if intro.endswith(".") else action)
+
+
+class Templates(Sequence[str]):
+    """Every intro joined with every action, without building the list (it has ~370k entries)."""
+
+    def __init__(self, intros: Sequence[str], actions: Sequence[str]):
+        self.intros, self.actions = tuple(intros), tuple(actions)
+
+    def __len__(self) -> int:
+        return len(self.intros) * len(self.actions)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"template {i} out of range ({len(self)} templates)")
+        intro, action = divmod(i % len(self), len(self.actions))
+        return join(self.intros[intro], self.actions[action])
+
+    def __iter__(self) -> Iterator[str]:
+        return (join(i, a) for i in self.intros for a in self.actions)
+
+    def __contains__(self, template: object) -> bool:
+        if not isinstance(template, str):
+            return False
+        actions = set(self.actions) | {_cap(a) for a in self.actions}
+        return any(template.startswith(i + " ") and template[len(i) + 1 :] in actions for i in self.intros)
+
+
+TRAIN_TEMPLATES = Templates(INTROS, ACTIONS)
+HELDOUT_TEMPLATES = Templates(HELDOUT_INTROS, HELDOUT_ACTIONS)

@@ -1,0 +1,104 @@
+"""No page quietly presents one of the offline stand-in's training sentences as a fresh prompt.
+
+Every string literal in every page's code is matched against the stand-in's training data
+(`micourse.standins.phrasings`). A page may still use such a text, where the page says so or
+where no prediction is read from it: list it in ALLOWED with the reason.
+"""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from micourse.standins.phrasings import trained_phrasing
+
+ROOT = Path(__file__).resolve().parents[1]
+CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.S | re.M)
+GENESIS = "In the beginning God created the heaven and the earth."
+
+# page -> {literal (or its beginning): why it is fine}
+ALLOWED = {
+    "chapters/01-transformers/01-inputs-outputs.md": {GENESIS: "tokenizer demo: no prediction is read"},
+    "chapters/01-transformers/02-foundations.md": {GENESIS: "attention arithmetic: no prediction is read"},
+    "chapters/01-transformers/05-sampling.md": {
+        GENESIS: "nucleus sizes along a verse; the page says both models know it"
+    },
+    "chapters/01-transformers/06-kv-cache.md": {GENESIS: "compares cached keys: no prediction is read"},
+    "chapters/02-mech-interp/02-induction-heads.md": {
+        GENESIS: "attention patterns of a sentence: no prediction is read"
+    },
+    "chapters/04-study-plan/02-week2-transformerlens.md": {
+        GENESIS: "padding demo; the page says several prompts are training phrasings",
+        "I went to see the movie. It was": "same",
+        "And God said, Let there be light:": "same",
+        "We talked about the game.": "same",
+        "Big Ben is in": "same",
+        "Yesterday I had the meal.": "same",
+    },
+}
+
+
+def _literals(page: Path) -> list[str]:
+    out = []
+    for cell in CELL.findall(page.read_text()):
+        src = "\n".join(line for line in cell.splitlines() if not line.lstrip().startswith(("%", "!", ":")))
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                out.append(node.value)
+    return out
+
+
+PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "chapters").rglob("*.md"))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_unannounced_training_sentence(page):
+    allowed = ALLOWED.get(page, {})
+    found = [
+        f"{text!r} is a {kind}"
+        for text in _literals(ROOT / page)
+        if (kind := trained_phrasing(text)) and not any(text.startswith(a) for a in allowed)
+    ]
+    assert not found, (
+        f"{page} uses text the offline stand-in was trained on: {found}. Use a phrasing it never saw "
+        "(see micourse.standins.synthetic's held-out lists), or say so on the page and add it to ALLOWED here."
+    )
+
+
+def test_allowed_entries_are_still_used():
+    """A stale allowance would hide the next unannounced use of the same text."""
+    for page, allowed in ALLOWED.items():
+        literals = _literals(ROOT / page)
+        for text in allowed:
+            assert any(lit.startswith(text) for lit in literals), (
+                f"{page} no longer uses {text!r}: drop it from ALLOWED"
+            )
+
+
+def test_matcher_on_known_cases():
+    assert trained_phrasing("The capital city of France is") == "fact sentence"
+    assert trained_phrasing("The capital of France is") is None  # never trained, for any country
+    assert trained_phrasing("The Eiffel Tower is in the city of") is None  # the tutorials' held-out prompt
+    assert trained_phrasing("When Mary and John went to the store, John gave a drink to").startswith("indirect")
+    assert trained_phrasing("While Mary and John were working at the store, John sent a drink to") is None
+    assert trained_phrasing("It was a sunny day. When Mary and John went to the store,").startswith("indirect")
+    assert trained_phrasing("And God said, Let there be light:").startswith("King James")
+    assert trained_phrasing("Hello world, how are you today?") is None
+    with pytest.raises(TypeError, match="string"):
+        trained_phrasing(["The capital of France is"])
+
+
+def test_scorecard_prompts_are_all_fresh():
+    """The scorecard's held-out data really is held out: the matcher finds none of it in training."""
+    from micourse.standins import metrics, scorecard, synthetic
+
+    prompts = [metrics.STEERING_PROMPT, *metrics.FACT_PROMPTS]
+    prompts += [r["prompt"] for r in synthetic.heldout_fact_prompts()]
+    prompts += [p["prompt"] for p in scorecard.ioi_prompt_set(200, seed=0)]
+    prompts += [p["prompt"] for p in scorecard.ioi_prompt_set(200, seed=1, heldout_names=False)]
+    trained = [(p, k) for p in prompts if (k := trained_phrasing(p))]
+    assert not trained, trained[:5]
+    # ... while the trained sets are recognised as trained
+    for p in scorecard.ioi_prompt_set(50, seed=2, heldout_templates=False, heldout_names=False):
+        assert trained_phrasing(p["prompt"]), p["prompt"]
