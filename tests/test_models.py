@@ -110,8 +110,13 @@ def test_process_weights_must_be_a_bool():
 
 
 @pytest.mark.slow
-def test_bridge_offline_matches_the_standin():
+def test_bridge_offline_matches_the_standin(capsys):
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()
     bridge = models.load_bridge("gpt2-small", verbose=False)
+    assert "Loading weights" not in capsys.readouterr().err  # no progress bars on a page
+    assert hf_logging.is_progress_bar_enabled()  # ... and the setting is restored
     raw = models.load_model("gpt2-small", process_weights=False, verbose=False)
     tokens = raw.to_tokens("The capital of France is")
     with torch.no_grad():

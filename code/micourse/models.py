@@ -15,6 +15,8 @@ written from scratch, ask for `process_weights=False` (online:
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import warnings
 from dataclasses import dataclass
@@ -63,6 +65,20 @@ def _canonical(name: str) -> str:
 def _quiet_transformer_lens():
     warnings.filterwarnings("ignore", message=".*HookedTransformer.*deprecated.*")
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="transformer_lens")
+
+
+@contextlib.contextmanager
+def _no_progress_bars():
+    """Hide transformers' "Loading weights" bars while booting (they fill a page's output), then restore them."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _processing_note(processed: bool) -> str:
@@ -205,7 +221,8 @@ def load_bridge(name: str = "gpt2-small", device: str | torch.device | None = No
     device = resolve(device)
     _quiet_transformer_lens()
     if is_offline():
-        bridge = TransformerBridge.boot_transformers(str(standin_hf_folder(canonical)), device=str(device))
+        with _no_progress_bars():
+            bridge = TransformerBridge.boot_transformers(str(standin_hf_folder(canonical)), device=str(device))
         info = ModelInfo(
             name=canonical,
             standin=True,
@@ -217,7 +234,8 @@ def load_bridge(name: str = "gpt2-small", device: str | torch.device | None = No
         )
     else:
         require_hub()
-        bridge = TransformerBridge.boot_transformers(HF_REPOS[canonical], device=str(device))
+        with _no_progress_bars():
+            bridge = TransformerBridge.boot_transformers(HF_REPOS[canonical], device=str(device))
         rehearsal = in_rehearsal()
         info = ModelInfo(
             name=canonical,
