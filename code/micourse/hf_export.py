@@ -145,9 +145,9 @@ def standin_hf_folder(name: str = "gpt2-small") -> Path:
     """
     import hashlib
 
+    from micourse.cache import cache_root, write_folder_once
     from micourse.standins.specs import STANDINS
     from micourse.standins.weights import WEIGHTS_DIR
-    from micourse.tokenizer import cache_root, write_folder_once
 
     weights = WEIGHTS_DIR / STANDINS[name].weights_file
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]

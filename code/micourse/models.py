@@ -16,7 +16,6 @@ written from scratch, ask for `process_weights=False` (online:
 from __future__ import annotations
 
 import contextlib
-
 import os
 import warnings
 from dataclasses import dataclass

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+
+from micourse.cache import cache_root, write_folder_once
 
 GPT2_EOS = "<|endoftext|>"
 GPT2_EOS_ID = 50256
@@ -26,33 +26,6 @@ def _bpe_files() -> tuple[Path, Path]:
         )
     data = Path(list(spec.submodule_search_locations)[0]) / "data"
     return data / "encoder.json", data / "vocab.bpe"
-
-
-def cache_root() -> Path:
-    """Where the course writes files it derives once (`MICOURSE_CACHE`, else ~/.cache/micourse)."""
-    root = os.environ.get("MICOURSE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "micourse"
-    )
-    return Path(root)
-
-
-def write_folder_once(folder: Path, write: Callable[[Path], None]) -> Path:
-    """Create `folder` by `write(tmp)` into a temporary sibling, then one rename.
-
-    Two kernels may build the same cached folder at once (a page and a test, say): each writes
-    its own copy and the first rename wins, so no reader ever sees a half-written folder.
-    """
-    import shutil
-
-    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    write(tmp)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        tmp.rename(folder)
-    except OSError:  # another process won the race; use its copy
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
 
 
 def _cache_dir() -> Path:
