@@ -29,8 +29,8 @@ def write_folder_once(folder: Path, write: Callable[[Path], None]) -> Path:
 
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    write(tmp)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    write(tmp)
     try:
         tmp.rename(folder)
     except OSError:  # another process won the race; use its copy
