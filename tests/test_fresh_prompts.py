@@ -28,6 +28,10 @@ ALLOWED = {
     "chapters/02-mech-interp/02-induction-heads.md": {
         GENESIS: "attention patterns of a sentence: no prediction is read"
     },
+    "chapters/stand-in-models.md": {
+        "The capital city of France is": "shows trained_phrasing itself",
+        "When Mary and John went to the store, John gave a drink to": "same",
+    },
     "chapters/04-study-plan/02-week2-transformerlens.md": {
         GENESIS: "padding demo; the page says several prompts are training phrasings",
         "I went to see the movie. It was": "same",
