@@ -94,6 +94,21 @@ def test_heldout_ioi_words_never_in_training_ioi():
         assert set(re.findall(r"\w+", part)) & set(g.HELDOUT_WORDS) or part.startswith("After the lunch"), part
 
 
+def test_random_verbs_never_use_a_held_out_word():
+    """Training IOI sentences with verbs from a whole vocabulary keep every held-out word out."""
+    import random
+    import re
+
+    from micourse.standins import ioi_grammar as g
+
+    words = g.filler_vocabulary("sent sent threw threw plough plough Brought " * 30)
+    assert words == ("plough",)  # held-out forms dropped; only lower-case words; sorted
+    rng = random.Random(0)
+    text = " ".join(t for _ in range(200) for t, _ in synthetic.ioi_pieces(rng, 5.0, (words, 1.0, 1.0)))
+    assert "plough" in text and not set(re.findall(r"\w+", text.lower())) & g.HELDOUT_FORMS
+    assert set(g.HELDOUT_WORDS) - {"While", "Friends", "Yesterday"} <= g.HELDOUT_FORMS
+
+
 def test_ioi_templates_sequence():
     t = synthetic.IOI_TEMPLATES
     assert len(t) == len(synthetic.IOI_INTROS) * len(synthetic.IOI_ACTIONS) > 100_000

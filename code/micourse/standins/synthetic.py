@@ -225,12 +225,19 @@ def ioi_pieces(
 ) -> list[Piece]:
     """A training IOI sentence, sometimes after a preamble (so names move), with the IO up-weighted.
 
-    `fillers`: (words, p_action, p_intro): with those probabilities the action's and the opening's
-    verbs are random `words` instead of the grammar's (`ioi_grammar.random_action`).
+    `fillers`: (words, p_action, p_intro[, p_opening]): with those probabilities the action's and
+    the opening's verbs are random `words` instead of the grammar's (`ioi_grammar.random_action`,
+    `random_intro`), and the opening is random words around the names (`random_opening`).
     """
     if fillers is not None and fillers[0]:
-        words, p_action, p_intro = fillers
-        intro = ioi_grammar.random_intro(rng, words) if rng.random() < p_intro else rng.choice(IOI_INTROS)
+        words, p_action, p_intro, p_opening = (*fillers, 0.0)[:4]
+        r = rng.random()
+        if r < p_intro:
+            intro = ioi_grammar.random_intro(rng, words)
+        elif r < p_intro + p_opening:
+            intro = ioi_grammar.random_opening(rng, words)
+        else:
+            intro = rng.choice(IOI_INTROS)
         action = ioi_grammar.random_action(rng, words) if rng.random() < p_action else rng.choice(IOI_ACTIONS)
         s = ioi_sentence(rng, (ioi_grammar.join(intro, action),))
     else:

@@ -266,6 +266,7 @@ def train_gpt2(
     texts: str = "kjv",
     random_verbs: float = 0.0,
     random_intros: float = 0.0,
+    random_openings: float = 0.0,
 ):
     from micourse.data import tokenize_text
     from micourse.standins import scorecard
@@ -277,10 +278,10 @@ def train_gpt2(
     heldouts = {n: tokenize_text(_text(n, "heldout")) for n in names}
     heldout = heldouts["kjv"] if "kjv" in heldouts else heldouts[names[0]]
     fillers = None
-    if random_verbs or random_intros:
+    if random_verbs or random_intros or random_openings:
         from micourse.standins.ioi_grammar import filler_vocabulary
 
-        fillers = (filler_vocabulary(plain), random_verbs, random_intros)
+        fillers = (filler_vocabulary(plain), random_verbs, random_intros, random_openings)
         print(
             f"IOI verbs drawn from {len(fillers[0]):,} words in {random_verbs:.0%} of actions, "
             f"{random_intros:.0%} of openings",
@@ -371,6 +372,12 @@ def main(argv: list[str] | None = None) -> None:
         "--random-verbs", type=float, default=None, help="gpt2-small: share of IOI actions with a random verb"
     )
     parser.add_argument(
+        "--random-openings",
+        type=float,
+        default=None,
+        help="gpt2-small: share of IOI openings of random words around the names",
+    )
+    parser.add_argument(
         "--random-intros", type=float, default=None, help="gpt2-small: share of IOI openings with a random verb"
     )
     parser.add_argument(
@@ -386,6 +393,7 @@ def main(argv: list[str] | None = None) -> None:
     steps = args.steps or default_steps
     given = (("seq_len", args.seq_len), ("lr", args.lr), ("texts", args.texts))
     given += (("random_verbs", args.random_verbs), ("random_intros", args.random_intros))
+    given += (("random_openings", args.random_openings),)
     extra = {k: v for k, v in given if v is not None}
     model, hist, seen, meta = recipe(steps, args.seed, **extra)
     meta.update(
