@@ -227,10 +227,11 @@ def ioi_pieces(
 
     `fillers`: (words, p_action, p_intro[, p_opening]): with those probabilities the action's and
     the opening's verbs are random `words` instead of the grammar's (`ioi_grammar.random_action`,
-    `random_intro`), and the opening is random words around the names (`random_opening`).
+    `random_intro`), and the opening is random words around the names (`random_opening`); with
+    `p_names`, the two "names" are random words too.
     """
     if fillers is not None and fillers[0]:
-        words, p_action, p_intro, p_opening = (*fillers, 0.0)[:4]
+        words, p_action, p_intro, p_opening, p_names = (*fillers, 0.0, 0.0)[:5]
         r = rng.random()
         if r < p_intro:
             intro = ioi_grammar.random_intro(rng, words)
@@ -239,7 +240,9 @@ def ioi_pieces(
         else:
             intro = rng.choice(IOI_INTROS)
         action = ioi_grammar.random_action(rng, words) if rng.random() < p_action else rng.choice(IOI_ACTIONS)
-        s = ioi_sentence(rng, (ioi_grammar.join(intro, action),))
+        # random words in the name slots: the circuit must work for any token, not for the trained names only
+        names = words if p_names and rng.random() < p_names else IOI_NAMES
+        s = ioi_sentence(rng, (ioi_grammar.join(intro, action),), names)
     else:
         s = ioi_sentence(rng)
     pieces: list[Piece] = []

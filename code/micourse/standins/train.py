@@ -267,6 +267,7 @@ def train_gpt2(
     random_verbs: float = 0.0,
     random_intros: float = 0.0,
     random_openings: float = 0.0,
+    random_names: float = 0.0,
 ):
     from micourse.data import tokenize_text
     from micourse.standins import scorecard
@@ -278,10 +279,10 @@ def train_gpt2(
     heldouts = {n: tokenize_text(_text(n, "heldout")) for n in names}
     heldout = heldouts["kjv"] if "kjv" in heldouts else heldouts[names[0]]
     fillers = None
-    if random_verbs or random_intros or random_openings:
+    if random_verbs or random_intros or random_openings or random_names:
         from micourse.standins.ioi_grammar import filler_vocabulary
 
-        fillers = (filler_vocabulary(plain), random_verbs, random_intros, random_openings)
+        fillers = (filler_vocabulary(plain), random_verbs, random_intros, random_openings, random_names)
         print(
             f"IOI verbs drawn from {len(fillers[0]):,} words in {random_verbs:.0%} of actions, "
             f"{random_intros:.0%} of openings",
@@ -378,6 +379,9 @@ def main(argv: list[str] | None = None) -> None:
         help="gpt2-small: share of IOI openings of random words around the names",
     )
     parser.add_argument(
+        "--random-names", type=float, default=None, help="gpt2-small: share of IOI sentences with random words as names"
+    )
+    parser.add_argument(
         "--random-intros", type=float, default=None, help="gpt2-small: share of IOI openings with a random verb"
     )
     parser.add_argument(
@@ -393,7 +397,7 @@ def main(argv: list[str] | None = None) -> None:
     steps = args.steps or default_steps
     given = (("seq_len", args.seq_len), ("lr", args.lr), ("texts", args.texts))
     given += (("random_verbs", args.random_verbs), ("random_intros", args.random_intros))
-    given += (("random_openings", args.random_openings),)
+    given += (("random_openings", args.random_openings), ("random_names", args.random_names))
     extra = {k: v for k, v in given if v is not None}
     model, hist, seen, meta = recipe(steps, args.seed, **extra)
     meta.update(
