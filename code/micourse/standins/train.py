@@ -340,10 +340,21 @@ def train_gpt2(
                 f"repeated span, 3 rows of text, 9 synthetic. Text: {' and '.join(TEXT_SOURCES[n] for n in names)}. "
                 "Synthetic: "
                 f"indirect-object sentences ({len(synthetic.IOI_TEMPLATES)} trained templates, {len(synthetic.IOI_NAMES)} "
-                f"names, loss weight {io_weight:g} on the indirect object), facts, sentiment pairs, plain sentences "
-                "and repeated name lists with every name"
+                f"names, loss weight {io_weight:g} on the indirect object; {_fillers_note(fillers)}), facts, "
+                "sentiment pairs, plain sentences and repeated name lists with every name"
             ),
         },
+    )
+
+
+def _fillers_note(fillers) -> str:
+    if fillers is None:
+        return "verbs and openings from the grammar only"
+    words, p_action, p_intro, p_opening, p_names = fillers
+    return (
+        f"random words from a {len(words):,}-word vocabulary as the verb of {p_action:.0%} of the actions and "
+        f"{p_intro:.0%} of the openings, {p_opening:.0%} of the openings random words around the names, and "
+        f"random words as the two names in {p_names:.0%} of the sentences"
     )
 
 
