@@ -156,7 +156,6 @@ def test_scorecard_ioi_heldout(card):
 
 
 @pytest.mark.slow
-@bar
 def test_scorecard_ioi_ablation(card):
     abl = card["ioi_ablation"]
     assert abl["fraction_removed"] >= BARS["ablation_removed"], abl
