@@ -23,7 +23,7 @@ STANDINS: dict[str, StandInSpec] = {
     "gpt2-small": StandInSpec(
         name="gpt2-small",
         summary=(
-            "a 4-layer GPT-2-style model trained by this course on the King James Bible plus "
+            "a 4-layer GPT-2-style model trained by this course on two public-domain Bibles (King James, World English) plus "
             "synthetic facts, indirect-object and sentiment sentences"
         ),
         cfg=dict(

@@ -10,22 +10,25 @@ for gpt2-small also the held-out scorecard (`micourse.standins.scorecard`) of th
 The machine this ran on was shared with other jobs, so the recorded training time is an upper
 bound: on an idle core a gpt2-small step takes about 0.8 s rather than 2 s.
 
-Measured (Nov 2026), the committed gpt2-small: the recipe below (warm start from attn-only-2l,
-the compositional IOI grammar of `ioi_grammar`, King James text, 3000 steps, one thread) took
-2667 s on this 2-core machine with a second training run beside it. Held-out scorecard: induction
-head 1.3 scores 0.91 (repeated half 2.24 vs 9.45 nats); IOI 0.99 on fresh sentences of trained
-templates, 0.85 on trained templates with names never in a training IOI sentence, 0.79 on held-out
-templates with trained names, 0.62 (mean logit diff 0.90) on held-out templates and names; mean
-ablation of heads 0.2, 0.1, 2.0 removes all of the logit difference on the held-out prompts; 22
-of 44 facts right in >= 3 untrained phrasings; steering -12.9 / 0.51 / +11.2.
-Per part, the grammar made unseen *actions* work (trained openings x held-out actions 0.98) but
-not unseen *openings* ("The store was busy, so A and B left." 0.46, confidently wrong), and the
-model still leans on "the name mentioned last" there (IO mentioned first: 0.54).
-Tried and not better (options kept: --texts kjv,web, --random-verbs, --random-intros,
---random-openings, --random-names): adding the World English Bible and drawing verbs, openings
-or names from a whole vocabulary delayed every skill (at step 1000 IOI on trained templates 0.55
-instead of 0.85) and ended at 0.62 on the quick held-out check (the committed recipe: 0.77), with a weaker
-induction head. Next levers: longer runs with those options, a wider model.
+Measured (Nov 2026), the committed gpt2-small: the recipe below (warm start from attn-only-2l;
+plain text from the King James and the World English Bible; the compositional IOI grammar of
+`ioi_grammar`, with random words as the verb in half of the training actions and a fifth of the
+openings, and 40% of the openings random words around the names; 3000 steps, one thread) took
+3293 s on this 2-core machine with a second training run beside it. Held-out scorecard:
+induction head 1.3 scores 0.86 (repeated half 4.37 vs 9.77 nats); IOI 0.98 on fresh sentences
+of trained templates, 0.78 on trained templates with names never in a training IOI sentence,
+0.76 on held-out templates with trained names, 0.66 (mean logit diff 1.40) on held-out templates
+and names; mean ablation of heads 0.1, 0.2, 0.3 removes all of the logit difference on the
+held-out prompts; 19 of 44 facts right in >= 3 untrained phrasings; steering -1.4 / 0.44 / +2.5.
+The same grammar without the random words or the second Bible (3000 steps, 2667 s): induction
+0.91 (2.24 vs 9.45), IOI 0.62 (mean diff 0.90) on held-out templates and names, 22 facts,
+steering -12.9 / 0.51 / +11.2. Per part, that model handled unseen *actions* (trained openings x
+held-out actions 0.98) but not unseen *openings* ("The store was busy, so A and B left." 0.46,
+confidently wrong) and leaned on "the name mentioned last" there (IO mentioned first: 0.54);
+the random openings target exactly that. Random words as the names too (--random-names 0.25)
+delayed IOI further (0.57 on trained templates at step 1500). Still missed: IOI on held-out
+templates >= 90%. Random data delays every skill (IOI on trained templates at step 1000: 0.55
+instead of 0.85), so the next lever is a longer run of this recipe (or a wider model).
 """
 
 from __future__ import annotations
@@ -269,10 +272,10 @@ def train_gpt2(
     seq_len: int = 128,
     lr: float = 2e-3,
     io_weight: float = 5.0,
-    texts: str = "kjv",
-    random_verbs: float = 0.0,
-    random_intros: float = 0.0,
-    random_openings: float = 0.0,
+    texts: str = "kjv,web",
+    random_verbs: float = 0.5,
+    random_intros: float = 0.2,
+    random_openings: float = 0.4,
     random_names: float = 0.0,
 ):
     from micourse.data import tokenize_text
@@ -357,11 +360,11 @@ def _fillers_note(fillers) -> str:
     if fillers is None:
         return "verbs and openings from the grammar only"
     words, p_action, p_intro, p_opening, p_names = fillers
-    return (
+    note = (
         f"random words from a {len(words):,}-word vocabulary as the verb of {p_action:.0%} of the actions and "
-        f"{p_intro:.0%} of the openings, {p_opening:.0%} of the openings random words around the names, and "
-        f"random words as the two names in {p_names:.0%} of the sentences"
+        f"{p_intro:.0%} of the openings, and {p_opening:.0%} of the openings random words around the names"
     )
+    return note + (f", random words as the two names in {p_names:.0%} of the sentences" if p_names else "")
 
 
 def _mask(ids: torch.Tensor, n: int) -> torch.Tensor:
