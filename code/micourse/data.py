@@ -56,7 +56,11 @@ def kjv_books() -> dict[str, str]:
 
 def kjv_text(split: str = "train") -> str:
     """The Bible as one string. `split`: "train" (all but the last 6 books), "heldout" (those 6), "all"."""
-    books = list(kjv_books().values())
+    return _split(list(kjv_books().values()), split)
+
+
+def _split(books: list[str], split: str) -> str:
+    """The books of `split` ("train": all but the last 6, "heldout": those 6, "all") as one string."""
     if split == "all":
         chosen = books
     elif split == "train":
@@ -99,16 +103,7 @@ def web_books() -> dict[int, str]:
 
 def web_text(split: str = "train") -> str:
     """The World English Bible as one string, split as `kjv_text` (the last 6 books held out)."""
-    books = list(web_books().values())
-    if split == "all":
-        chosen = books
-    elif split == "train":
-        chosen = books[:-6]
-    elif split == "heldout":
-        chosen = books[-6:]
-    else:
-        raise ValueError(f"split must be 'train', 'heldout' or 'all', not {split!r}")
-    return "\n\n".join(chosen)
+    return _split(list(web_books().values()), split)
 
 
 def kjv_chapter_split(n_books: int = 20, every: int = 10) -> tuple[str, str]:
