@@ -82,6 +82,17 @@ def test_heldout_ioi_templates_and_names_never_trained():
     assert sum(f" {n}" in other_text for n in synthetic.HELDOUT_NAMES) >= 40  # but they are seen elsewhere
 
 
+def test_census_names_are_new_single_token_names():
+    """The extra IOI names: one GPT-2 token each, and none a course name (so none held out)."""
+    from micourse.standins.name_pool import CENSUS_NAMES
+    from micourse.tokenizer import gpt2_tokenizer
+
+    tok = gpt2_tokenizer()
+    assert len(set(CENSUS_NAMES)) == len(CENSUS_NAMES) == 400
+    assert not set(CENSUS_NAMES) & set(synthetic.NAMES)
+    assert all(len(tok.encode(" " + n)) == 1 for n in CENSUS_NAMES)
+
+
 def test_heldout_ioi_words_never_in_training_ioi():
     """The held-out openings and actions are new shapes, not new fillings of trained ones."""
     import re
@@ -212,6 +223,9 @@ def test_scorecard_runs_on_any_transformer_lens_model():
     card = scorecard.scorecard(model, n_ioi=8)
     assert len(card["facts"]) == len({r["fact"] for r in synthetic.heldout_fact_prompts()})
     assert card["ioi_ablation"]["heads"] and scorecard.scorecard_rows(card)
+    held = scorecard.ioi_prompt_set(8, seed=10)  # the held-out set the scorecard uses, split by name order
+    assert {p["first"] == p["io"] for p in held} == {True, False}
+    assert set(card["ioi_name_order"]) == {"io_first_win_rate", "s_first_win_rate"}
     # the cheap path: only the heads with the largest direct effect are tried
     cheap = scorecard.scorecard(model, n_ioi=8, ablate_candidates=1)
     assert cheap["ioi_ablation"]["heads_tried"] == 1 and card["ioi_ablation"]["heads_tried"] == 2

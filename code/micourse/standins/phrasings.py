@@ -14,6 +14,7 @@ import functools
 import re
 
 from micourse.standins import ioi_grammar, synthetic
+from micourse.standins.name_pool import CENSUS_NAMES
 
 _SLOT = re.compile(r"\{(\w+)\}")
 MIN_WORDS = 4  # shorter fragments ("It was") are everywhere in English, trained or not
@@ -27,7 +28,7 @@ def _vocabulary() -> tuple[re.Pattern, dict[str, str]]:
     table = {x: "<x>" for x in subjects} | {s._capital(x): "<x>" for x in subjects}
     table |= {y: "<y>" for t in s.FACTS.values() for y in t.values()}
     for words, slot in (
-        (s.NAMES, "<N>"),
+        (s.NAMES + CENSUS_NAMES, "<N>"),
         (s.PLACES, "<place>"),
         (s.OBJECTS, "<obj>"),
         (s.THINGS, "<thing>"),

@@ -199,10 +199,17 @@ def scorecard(
         "trained_templates_heldout_names": ioi_prompt_set(n_ioi, seed + 12, heldout_templates=False),
         "trained_templates_trained_names": ioi_prompt_set(n_ioi, seed + 13, False, False),
     }
-    card["ioi"] = {}
+    card["ioi"], diffs = {}, {}
     for key, prompts in sets.items():
-        d = ioi_diffs(model, prompts)
+        d = diffs[key] = ioi_diffs(model, prompts)
         card["ioi"][key] = {"win_rate": (d > 0).float().mean().item(), "mean_logit_diff": d.mean().item()}
+    # Where a small model falls back on position ("the name mentioned last"), IO-first prompts fail.
+    held, d = sets["heldout_templates_heldout_names"], diffs["heldout_templates_heldout_names"]
+    io_first = torch.tensor([p["first"] == p["io"] for p in held])
+    card["ioi_name_order"] = {
+        "io_first_win_rate": (d[io_first] > 0).float().mean().item(),
+        "s_first_win_rate": (d[~io_first] > 0).float().mean().item(),
+    }
     abl = ioi_head_ablation(
         model, sets["heldout_templates_heldout_names"][:ablate_n], k=ablate_k, candidates=ablate_candidates
     )
@@ -261,6 +268,17 @@ def scorecard_rows(card: dict[str, object]) -> list[dict[str, object]]:
             "value": round(ioi["trained_templates_trained_names"]["win_rate"], 2),
             "bar": "",
         },
+        *(
+            [
+                {
+                    "measure": "IOI win rate, held-out x held-out: IO named first / S named first",
+                    "value": f"{order['io_first_win_rate']:.2f} / {order['s_first_win_rate']:.2f}",
+                    "bar": "",
+                }
+            ]
+            if (order := card.get("ioi_name_order"))
+            else []
+        ),
         {
             "measure": f"IOI logit diff after ablating heads {', '.join(abl['heads'])}",
             "value": f"{abl['diff_after']:.2f} (from {abl['diff_before']:.2f})",

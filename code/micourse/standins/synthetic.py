@@ -210,25 +210,29 @@ Piece = tuple[str, float]
 
 
 def ioi_sentence(rng: random.Random, templates=IOI_TEMPLATES, names=IOI_NAMES) -> dict[str, str]:
-    """One indirect-object sentence; returns the text, the prompt (text before the IO) and both names."""
+    """One indirect-object sentence: the text, the prompt (text before the IO), both names, and which came first."""
     a, b = rng.sample(names, 2)
     subject, io = (a, b) if rng.random() < 0.5 else (b, a)
     template = rng.choice(templates)
     fields = dict(A=a, B=b, S=subject, place=rng.choice(PLACES), obj=rng.choice(OBJECTS))
     prompt = template.split("{IO}")[0].format(**fields).rstrip()
     text = template.format(IO=io, **fields)
-    return {"text": text, "prompt": prompt, "io": io, "s": subject}
+    return {"text": text, "prompt": prompt, "io": io, "s": subject, "first": a}
 
 
 def ioi_pieces(
-    rng: random.Random, io_weight: float, fillers: tuple[tuple[str, ...], float, float] | None = None
+    rng: random.Random,
+    io_weight: float,
+    fillers: tuple[tuple[str, ...], float, float] | None = None,
+    names: tuple[str, ...] = IOI_NAMES,
 ) -> list[Piece]:
     """A training IOI sentence, sometimes after a preamble (so names move), with the IO up-weighted.
 
     `fillers`: (words, p_action, p_intro[, p_opening]): with those probabilities the action's and
     the opening's verbs are random `words` instead of the grammar's (`ioi_grammar.random_action`,
     `random_intro`), and the opening is random words around the names (`random_opening`); with
-    `p_names`, the two "names" are random words too.
+    `p_names`, the two "names" are random words too. `names`: the names to draw from (never
+    `HELDOUT_NAMES`: the recipe checks).
     """
     if fillers is not None and fillers[0]:
         words, p_action, p_intro, p_opening, p_names = (*fillers, 0.0, 0.0)[:5]
@@ -241,10 +245,10 @@ def ioi_pieces(
             intro = rng.choice(IOI_INTROS)
         action = ioi_grammar.random_action(rng, words) if rng.random() < p_action else rng.choice(IOI_ACTIONS)
         # random words in the name slots: the circuit must work for any token, not for the trained names only
-        names = words if p_names and rng.random() < p_names else IOI_NAMES
-        s = ioi_sentence(rng, (ioi_grammar.join(intro, action),), names)
+        pool = words if p_names and rng.random() < p_names else names
+        s = ioi_sentence(rng, (ioi_grammar.join(intro, action),), pool)
     else:
-        s = ioi_sentence(rng)
+        s = ioi_sentence(rng, names=names)
     pieces: list[Piece] = []
     if rng.random() < 0.4:
         pieces.append((rng.choice(PREAMBLES) + " ", 1.0))
@@ -305,14 +309,16 @@ def name_list_copy(rng: random.Random) -> str:
     return f"The guests were {listed}. Again, the guests were {listed}."
 
 
-def synthetic_document(rng: random.Random, io_weight: float = 5.0, fillers=None) -> list[Piece]:
+def synthetic_document(
+    rng: random.Random, io_weight: float = 5.0, fillers=None, ioi_names: tuple[str, ...] = IOI_NAMES
+) -> list[Piece]:
     """A few sentences of one kind: IOI (45%), facts (15%), sentiment (15%), plain (15%), name lists (10%)."""
     r = rng.random()
     n = rng.randint(1, 3)
     if r < 0.45:
         out: list[Piece] = []
         for i in range(n):
-            out += ([(" ", 1.0)] if i else []) + ioi_pieces(rng, io_weight, fillers)
+            out += ([(" ", 1.0)] if i else []) + ioi_pieces(rng, io_weight, fillers, ioi_names)
         return _merge(out)
     if r < 0.60:
         text = " ".join(fact_sentence(rng) for _ in range(n))

@@ -134,13 +134,15 @@ def train_attn_only(steps: int, seed: int, seq_len: int = 128):
 
 
 # ---------------------------------------------------------------- gpt2-small: text, copying, facts, IOI, sentiment
-def synthetic_stream(n_docs: int, seed: int, io_weight: float = 5.0, fillers=None) -> tuple[torch.Tensor, torch.Tensor]:
+def synthetic_stream(
+    n_docs: int, seed: int, io_weight: float = 5.0, fillers=None, ioi_names: tuple[str, ...] = synthetic.IOI_NAMES
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids of `n_docs` synthetic documents (each after an end-of-text token) and per-token loss weights."""
     from micourse.tokenizer import gpt2_tokenizer
 
     rng = random.Random(seed)
     tok = gpt2_tokenizer()
-    docs = [synthetic.synthetic_document(rng, io_weight, fillers) for _ in range(n_docs)]
+    docs = [synthetic.synthetic_document(rng, io_weight, fillers, ioi_names) for _ in range(n_docs)]
     flat = [text for doc in docs for text, _ in doc]
     encoded = iter(tok.backend_tokenizer.encode_batch(flat))
     ids: list[int] = []
@@ -277,6 +279,7 @@ def train_gpt2(
     random_intros: float = 0.2,
     random_openings: float = 0.4,
     random_names: float = 0.0,
+    extra_names: int = 0,
 ):
     from micourse.data import tokenize_text
     from micourse.standins import scorecard
@@ -297,7 +300,14 @@ def train_gpt2(
             f"{random_intros:.0%} of openings",
             flush=True,
         )
-    synth, synth_w = synthetic_stream(200_000, seed, io_weight, fillers)
+    from micourse.standins.name_pool import CENSUS_NAMES
+
+    if not 0 <= extra_names <= len(CENSUS_NAMES):
+        raise ValueError(f"extra_names must be between 0 and {len(CENSUS_NAMES)}, not {extra_names}")
+    ioi_names = synthetic.IOI_NAMES + CENSUS_NAMES[:extra_names]
+    if set(ioi_names) & set(synthetic.HELDOUT_NAMES):
+        raise ValueError("held-out names must never occur in a training IOI sentence")
+    synth, synth_w = synthetic_stream(200_000, seed, io_weight, fillers, ioi_names)
     print(
         f"data: {len(kjv):,} tokens of {texts}, {len(synth):,} synthetic tokens ({time.perf_counter() - t0:.1f}s)",
         flush=True,
@@ -348,7 +358,7 @@ def train_gpt2(
                 "0-1 zeroed); each batch of 16 rows: 3 repeated random known tokens, 1 row of text with a "
                 f"repeated span, 3 rows of text, 9 synthetic. Text: {' and '.join(TEXT_SOURCES[n] for n in names)}. "
                 "Synthetic: "
-                f"indirect-object sentences ({len(synthetic.IOI_TEMPLATES)} trained templates, {len(synthetic.IOI_NAMES)} "
+                f"indirect-object sentences ({len(synthetic.IOI_TEMPLATES)} trained templates, {len(ioi_names)} "
                 f"names, loss weight {io_weight:g} on the indirect object; {_fillers_note(fillers)}), facts, "
                 "sentiment pairs, plain sentences and repeated name lists with every name"
             ),
@@ -405,6 +415,9 @@ def main(argv: list[str] | None = None) -> None:
         "--random-intros", type=float, default=None, help="gpt2-small: share of IOI openings with a random verb"
     )
     parser.add_argument(
+        "--extra-names", type=int, default=None, help="gpt2-small: census first names added to the IOI names"
+    )
+    parser.add_argument(
         "--texts", default=None, help=f"gpt2-small: plain texts, comma-separated, from {sorted(TEXT_SOURCES)}"
     )
     parser.add_argument("--out", type=Path, default=None)
@@ -418,6 +431,7 @@ def main(argv: list[str] | None = None) -> None:
     given = (("seq_len", args.seq_len), ("lr", args.lr), ("texts", args.texts))
     given += (("random_verbs", args.random_verbs), ("random_intros", args.random_intros))
     given += (("random_openings", args.random_openings), ("random_names", args.random_names))
+    given += (("extra_names", args.extra_names),)
     extra = {k: v for k, v in given if v is not None}
     model, hist, seen, meta = recipe(steps, args.seed, **extra)
     meta.update(
