@@ -28,7 +28,7 @@ def _vocabulary() -> tuple[re.Pattern, dict[str, str]]:
     table = {x: "<x>" for x in subjects} | {s._capital(x): "<x>" for x in subjects}
     table |= {y: "<y>" for t in s.FACTS.values() for y in t.values()}
     for words, slot in (
-        (s.NAMES + CENSUS_NAMES, "<N>"),
+        ((*s.NAMES, *CENSUS_NAMES), "<N>"),
         (s.PLACES, "<place>"),
         (s.OBJECTS, "<obj>"),
         (s.THINGS, "<thing>"),
