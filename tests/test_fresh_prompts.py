@@ -101,6 +101,7 @@ def test_scorecard_prompts_are_all_fresh():
     prompts += [r["prompt"] for r in synthetic.heldout_fact_prompts()]
     prompts += [p["prompt"] for p in scorecard.ioi_prompt_set(200, seed=0)]
     prompts += [p["prompt"] for p in scorecard.ioi_prompt_set(200, seed=1, heldout_names=False)]
+    prompts += [p["prompt"] for p in scorecard.ioi_prompt_set(100, seed=3, novel=True)]
     trained = [(p, k) for p in prompts if (k := trained_phrasing(p))]
     assert not trained, trained[:5]
     # ... while the trained sets are recognised as trained

@@ -29,10 +29,13 @@ def _argmax_head(scores: Float[Tensor, "layer head"]) -> tuple[str, float]:
 
 
 def ioi_prompt_set(
-    n: int, seed: int, heldout_templates: bool = True, heldout_names: bool = True
+    n: int, seed: int, heldout_templates: bool = True, heldout_names: bool = True, novel: bool = False
 ) -> list[dict[str, str]]:
-    """IOI prompts from the held-out (or trained) templates and names."""
+    """IOI prompts from the held-out (or trained) templates and names; `novel`: hand-written templates."""
+    from micourse.standins.ioi_grammar import NOVEL_TEMPLATES
+
     templates = synthetic.IOI_HELDOUT_TEMPLATES if heldout_templates else synthetic.IOI_TEMPLATES
+    templates = NOVEL_TEMPLATES if novel else templates
     names = synthetic.HELDOUT_NAMES if heldout_names else synthetic.IOI_NAMES
     return synthetic.ioi_prompts(n, seed, templates, names)
 
@@ -198,6 +201,7 @@ def scorecard(
         "heldout_templates_trained_names": ioi_prompt_set(n_ioi, seed + 11, heldout_names=False),
         "trained_templates_heldout_names": ioi_prompt_set(n_ioi, seed + 12, heldout_templates=False),
         "trained_templates_trained_names": ioi_prompt_set(n_ioi, seed + 13, False, False),
+        "novel_templates_heldout_names": ioi_prompt_set(n_ioi, seed + 14, novel=True),
     }
     card["ioi"], diffs = {}, {}
     for key, prompts in sets.items():
@@ -268,6 +272,17 @@ def scorecard_rows(card: dict[str, object]) -> list[dict[str, object]]:
             "value": round(ioi["trained_templates_trained_names"]["win_rate"], 2),
             "bar": "",
         },
+        *(
+            [
+                {
+                    "measure": "IOI win rate, hand-written templates outside the grammar x held-out names",
+                    "value": round(ioi["novel_templates_heldout_names"]["win_rate"], 2),
+                    "bar": "",
+                }
+            ]
+            if "novel_templates_heldout_names" in ioi
+            else []
+        ),
         *(
             [
                 {
