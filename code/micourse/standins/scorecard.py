@@ -31,11 +31,11 @@ def _argmax_head(scores: Float[Tensor, "layer head"]) -> tuple[str, float]:
 def ioi_prompt_set(
     n: int, seed: int, heldout_templates: bool = True, heldout_names: bool = True, novel: bool = False
 ) -> list[dict[str, str]]:
-    """IOI prompts from the held-out (or trained) templates and names; `novel`: hand-written templates."""
-    from micourse.standins.ioi_grammar import NOVEL_TEMPLATES
-
-    templates = synthetic.IOI_HELDOUT_TEMPLATES if heldout_templates else synthetic.IOI_TEMPLATES
-    templates = NOVEL_TEMPLATES if novel else templates
+    """IOI prompts from the held-out (or trained) templates and names; `novel`: the hand-written templates."""
+    if novel:
+        templates = synthetic.IOI_NOVEL_TEMPLATES
+    else:
+        templates = synthetic.IOI_HELDOUT_TEMPLATES if heldout_templates else synthetic.IOI_TEMPLATES
     names = synthetic.HELDOUT_NAMES if heldout_names else synthetic.IOI_NAMES
     return synthetic.ioi_prompts(n, seed, templates, names)
 
@@ -231,7 +231,7 @@ def scorecard_rows(card: dict[str, object]) -> list[dict[str, object]]:
     hh = ioi["heldout_templates_heldout_names"]
     abl = card["ioi_ablation"]
     steer = card["steering"]
-    return [
+    rows = [
         {
             "measure": f"best induction score (head {card['induction_head']})",
             "value": round(card["induction_score"], 2),
@@ -272,28 +272,25 @@ def scorecard_rows(card: dict[str, object]) -> list[dict[str, object]]:
             "value": round(ioi["trained_templates_trained_names"]["win_rate"], 2),
             "bar": "",
         },
-        *(
-            [
-                {
-                    "measure": "IOI win rate, hand-written templates outside the grammar x held-out names",
-                    "value": round(ioi["novel_templates_heldout_names"]["win_rate"], 2),
-                    "bar": "",
-                }
-            ]
-            if "novel_templates_heldout_names" in ioi
-            else []
-        ),
-        *(
-            [
-                {
-                    "measure": "IOI win rate, held-out x held-out: IO named first / S named first",
-                    "value": f"{order['io_first_win_rate']:.2f} / {order['s_first_win_rate']:.2f}",
-                    "bar": "",
-                }
-            ]
-            if (order := card.get("ioi_name_order"))
-            else []
-        ),
+    ]
+    # rows that scorecards recorded before these sets existed do not have
+    if "novel_templates_heldout_names" in ioi:
+        rows.append(
+            {
+                "measure": "IOI win rate, hand-written templates outside the grammar x held-out names",
+                "value": round(ioi["novel_templates_heldout_names"]["win_rate"], 2),
+                "bar": "",
+            }
+        )
+    if order := card.get("ioi_name_order"):
+        rows.append(
+            {
+                "measure": "IOI win rate, held-out x held-out: IO named first / S named first",
+                "value": f"{order['io_first_win_rate']:.2f} / {order['s_first_win_rate']:.2f}",
+                "bar": "",
+            }
+        )
+    return rows + [
         {
             "measure": f"IOI logit diff after ablating heads {', '.join(abl['heads'])}",
             "value": f"{abl['diff_after']:.2f} (from {abl['diff_before']:.2f})",

@@ -64,6 +64,7 @@ IOI_INTROS, IOI_ACTIONS = ioi_grammar.INTROS, ioi_grammar.ACTIONS
 IOI_HELDOUT_INTROS, IOI_HELDOUT_ACTIONS = ioi_grammar.HELDOUT_INTROS, ioi_grammar.HELDOUT_ACTIONS
 IOI_TEMPLATES = ioi_grammar.TRAIN_TEMPLATES  # a lazy sequence of every intro + action
 IOI_HELDOUT_TEMPLATES = tuple(ioi_grammar.HELDOUT_TEMPLATES)
+IOI_NOVEL_TEMPLATES = ioi_grammar.NOVEL_TEMPLATES  # hand-written, outside the grammar: a test set only
 
 PREAMBLES = (
     "It was a sunny day.",

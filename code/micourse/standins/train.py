@@ -54,6 +54,7 @@ import torch
 import torch.nn.functional as F
 
 from micourse.standins import metrics, synthetic
+from micourse.standins.name_pool import CENSUS_NAMES
 from micourse.standins.specs import STANDINS
 from micourse.standins.weights import WEIGHTS_DIR, save_standin
 from micourse.tokenizer import GPT2_EOS_ID
@@ -310,8 +311,6 @@ def train_gpt2(
             f"{random_intros:.0%} of openings",
             flush=True,
         )
-    from micourse.standins.name_pool import CENSUS_NAMES
-
     if not 0 <= extra_names <= len(CENSUS_NAMES):
         raise ValueError(f"extra_names must be between 0 and {len(CENSUS_NAMES)}, not {extra_names}")
     ioi_names = synthetic.IOI_NAMES + CENSUS_NAMES[:extra_names]
