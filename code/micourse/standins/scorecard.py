@@ -166,6 +166,7 @@ def quick_scorecard(model, n_ioi: int = 60) -> dict[str, float]:
     first, repeat = metrics.repeated_halves_loss(model)
     held = ioi_diffs(model, ioi_prompt_set(n_ioi, seed=1))
     trained = ioi_diffs(model, ioi_prompt_set(n_ioi, seed=2, heldout_templates=False, heldout_names=False))
+    novel = ioi_diffs(model, ioi_prompt_set(n_ioi, seed=3, novel=True))
     facts = facts_table(model)
     return {
         "induction": round(ind.max().item(), 3),
@@ -175,6 +176,7 @@ def quick_scorecard(model, n_ioi: int = 60) -> dict[str, float]:
         "ioi_heldout_win": round((held > 0).float().mean().item(), 3),
         "ioi_heldout_diff": round(held.mean().item(), 2),
         "ioi_trained_win": round((trained > 0).float().mean().item(), 3),
+        "ioi_novel_win": round((novel > 0).float().mean().item(), 3),
         "facts_3plus": sum(r["correct"] >= 3 for r in facts),
         "fact_phrasings_correct": round(sum(r["correct"] for r in facts) / sum(r["phrasings"] for r in facts), 3),
     }

@@ -229,25 +229,37 @@ def ioi_pieces(
 ) -> list[Piece]:
     """A training IOI sentence, sometimes after a preamble (so names move), with the IO up-weighted.
 
-    `fillers`: (words, p_action, p_intro[, p_opening]): with those probabilities the action's and
-    the opening's verbs are random `words` instead of the grammar's (`ioi_grammar.random_action`,
-    `random_intro`), and the opening is random words around the names (`random_opening`); with
-    `p_names`, the two "names" are random words too. `names`: the names to draw from (never
+    `fillers`: (words, p_action, p_intro[, p_opening, p_names, p_wide]): with those probabilities the
+    action's and the opening's verbs are random `words` instead of the grammar's
+    (`ioi_grammar.random_action`, `random_intro`), and the opening is random words around the names
+    (`random_opening`); with `p_names`, the two "names" are random words too; with `p_wide`, the
+    opening has a shape the grammar lacks (`ioi_grammar.varied_opening`), and then (whenever
+    `p_wide` > 0) a third of the actions after a full stop start with a lead-in and a third of the
+    place and object slots hold random words. `names`: the names to draw from (never
     `HELDOUT_NAMES`: the recipe checks).
     """
     if fillers is not None and fillers[0]:
-        words, p_action, p_intro, p_opening, p_names = (*fillers, 0.0, 0.0)[:5]
+        words, p_action, p_intro, p_opening, p_names, p_wide = (*fillers, 0.0, 0.0, 0.0)[:6]
         r = rng.random()
         if r < p_intro:
             intro = ioi_grammar.random_intro(rng, words)
         elif r < p_intro + p_opening:
             intro = ioi_grammar.random_opening(rng, words)
+        elif r < p_intro + p_opening + p_wide:
+            intro = ioi_grammar.varied_opening(rng, words)
         else:
             intro = rng.choice(IOI_INTROS)
         action = ioi_grammar.random_action(rng, words) if rng.random() < p_action else rng.choice(IOI_ACTIONS)
         # random words in the name slots: the circuit must work for any token, not for the trained names only
         pool = words if p_names and rng.random() < p_names else names
-        s = ioi_sentence(rng, (ioi_grammar.join(intro, action),), pool)
+        template = ioi_grammar.join(intro, action)
+        if p_wide:  # (no draws otherwise: recipes without it stay bit-identical)
+            if intro.endswith(".") and rng.random() < 1 / 3:
+                template = intro + " " + ioi_grammar.action_lead(rng, words) + action
+            for slot in ("{place}", "{obj}"):
+                if rng.random() < 1 / 3:
+                    template = template.replace(slot, rng.choice(words))
+        s = ioi_sentence(rng, (template,), pool)
     else:
         s = ioi_sentence(rng, names=names)
     pieces: list[Piece] = []

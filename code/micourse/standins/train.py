@@ -291,6 +291,7 @@ def train_gpt2(
     random_openings: float = 0.4,
     random_names: float = 0.0,
     extra_names: int = 400,
+    wide_shapes: float = 0.0,
 ):
     from micourse.data import tokenize_text
     from micourse.standins import scorecard
@@ -302,10 +303,10 @@ def train_gpt2(
     heldouts = {n: tokenize_text(_text(n, "heldout")) for n in names}
     heldout = heldouts["kjv"] if "kjv" in heldouts else heldouts[names[0]]
     fillers = None
-    if random_verbs or random_intros or random_openings or random_names:
+    if random_verbs or random_intros or random_openings or random_names or wide_shapes:
         from micourse.standins.ioi_grammar import filler_vocabulary
 
-        fillers = (filler_vocabulary(plain), random_verbs, random_intros, random_openings, random_names)
+        fillers = (filler_vocabulary(plain), random_verbs, random_intros, random_openings, random_names, wide_shapes)
         print(
             f"IOI verbs drawn from {len(fillers[0]):,} words in {random_verbs:.0%} of actions, "
             f"{random_intros:.0%} of openings",
@@ -378,11 +379,16 @@ def train_gpt2(
 def _fillers_note(fillers) -> str:
     if fillers is None:
         return "verbs and openings from the grammar only"
-    words, p_action, p_intro, p_opening, p_names = fillers
+    words, p_action, p_intro, p_opening, p_names, p_wide = (*fillers, 0.0)[:6]
     note = (
         f"random words from a {len(words):,}-word vocabulary as the verb of {p_action:.0%} of the actions and "
         f"{p_intro:.0%} of the openings, and {p_opening:.0%} of the openings random words around the names"
     )
+    if p_wide:
+        note += (
+            f"; {p_wide:.0%} of the openings of shapes the grammar lacks (a name after a preposition, no place, "
+            "a relative clause), a third of the actions with a lead-in, a third of places and objects random words"
+        )
     return note + (f", random words as the two names in {p_names:.0%} of the sentences" if p_names else "")
 
 
@@ -427,6 +433,12 @@ def main(argv: list[str] | None = None) -> None:
         "--extra-names", type=int, default=None, help="gpt2-small: census first names added to the IOI names"
     )
     parser.add_argument(
+        "--wide-shapes",
+        type=float,
+        default=None,
+        help="gpt2-small: share of IOI openings of shapes the grammar lacks (ioi_grammar.varied_opening)",
+    )
+    parser.add_argument(
         "--texts", default=None, help=f"gpt2-small: plain texts, comma-separated, from {sorted(TEXT_SOURCES)}"
     )
     parser.add_argument("--out", type=Path, default=None)
@@ -440,7 +452,7 @@ def main(argv: list[str] | None = None) -> None:
     given = (("seq_len", args.seq_len), ("lr", args.lr), ("texts", args.texts))
     given += (("random_verbs", args.random_verbs), ("random_intros", args.random_intros))
     given += (("random_openings", args.random_openings), ("random_names", args.random_names))
-    given += (("extra_names", args.extra_names),)
+    given += (("extra_names", args.extra_names), ("wide_shapes", args.wide_shapes))
     extra = {k: v for k, v in given if v is not None}
     model, hist, seen, meta = recipe(steps, args.seed, **extra)
     meta.update(
