@@ -47,11 +47,17 @@ What was tried (same machine, 1 thread each, two runs side by side, ~1 s/step):
   the circuit (trained templates 0.60 at step 2000 against 0.92) and it never caught up on the
   held-out openings. Not committed; kept as an option so the result can be reproduced.
 Still missed: IOI on held-out templates and names >= 90% (0.89 on the scorecard's prompts, 0.88 on
-600 others; IO named first 0.80), and hand-written templates stay near 0.5-0.6. Held-out scores
-swing by +-0.1 between evaluations 500 steps apart late in training (60 prompts), so the next
-lever is to stabilise the end of training (an average of the weights over the last steps) before
-adding data; a curriculum that brings in `--wide-shapes` only after the circuit has formed
-(~step 2500) is the one after.
+600 others; IO named first 0.80), and hand-written templates stay near 0.5-0.6. Two triggers
+explain most of the hand-written failures of the committed weights (30 prompts each):
+- a word before the subject at the start of the action ("A and B went to the park. Later S gave
+  a ring to": 0.03, against 0.77 without "Later"; "Then S" 0.03): every training action starts
+  with "{S}". Three of the eight hand-written templates have one.
+- a name after "to" in the opening ("A talked to B. S gave a ring to": 0.00, in both name
+  orders; "A walked with B." 0.97).
+So the next recipe adds only those two (`ioi_grammar.action_lead`, and "{A} <w> to {B}"
+openings) at a small share, not all of `--wide-shapes`, which delayed the circuit. Held-out
+scores also swing by +-0.1 between evaluations 500 steps apart late in training (60 prompts):
+an average of the weights over the last steps may steady them.
 """
 
 from __future__ import annotations
