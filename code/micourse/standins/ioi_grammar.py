@@ -318,9 +318,9 @@ def random_opening(rng, words: Sequence[str]) -> str:
 
 # ---------------------------------------------------------------- shapes the grammar lacks
 # Hand-written prompts failed where the grammar is narrow (session 5): a second name after a
-# preposition in the opening ("A talked to B": 0.00, the model copied the name after the last
-# "to"), openings with no place or with the names inside a relative clause (it fell back on the
-# name mentioned last), and new place and object words. These openings and slot fillers teach
+# preposition in the opening ("A talked to B": 0.00 in both name orders: it answered with the
+# repeated name), openings with no place or with the names inside a relative clause (it fell back
+# on the name mentioned last), and new place and object words. These openings and slot fillers teach
 # those *kinds* of shape with random words, never the hand-written sentences themselves: no lead
 # or preposition of `NOVEL_TEMPLATES` ("At the", "During the", "next to", "Afterwards", "In the end")
 # is used here, so that set stays a test (tests/test_standins.py checks).
