@@ -115,10 +115,14 @@ def test_random_verbs_never_use_a_held_out_word():
     words = g.filler_vocabulary("sent sent threw threw plough plough Brought " * 30)
     assert words == ("plough",)  # held-out forms dropped; only lower-case words; sorted
     rng = random.Random(0)
-    text = " ".join(t for _ in range(200) for t, _ in synthetic.ioi_pieces(rng, 5.0, (words, 1.0, 1.0)))
+    text = " ".join(
+        t for _ in range(200) for t, _ in synthetic.ioi_pieces(rng, 5.0, synthetic.IOIFillers(words, 1.0, 1.0))
+    )
     assert "plough" in text and not set(re.findall(r"\w+", text.lower())) & g.HELDOUT_FORMS
     assert set(g.HELDOUT_WORDS) - {"While", "Friends", "Yesterday"} <= g.HELDOUT_FORMS
-    wide = " ".join(t for _ in range(300) for t, _ in synthetic.ioi_pieces(rng, 5.0, (words, 1.0, 0, 0, 0, 1.0)))
+    wide = " ".join(
+        t for _ in range(300) for t, _ in synthetic.ioi_pieces(rng, 5.0, synthetic.IOIFillers(words, 1.0, p_wide=1.0))
+    )
     assert not set(re.findall(r"\w+", wide.lower())) & g.HELDOUT_FORMS
 
 
@@ -132,7 +136,10 @@ def test_wide_shapes_teach_kinds_not_the_hand_written_set():
 
     rng = random.Random(0)
     words = ("plough", "frost", "lamp")
-    texts = ["".join(t for t, _ in synthetic.ioi_pieces(rng, 5.0, (words, 0.5, 0, 0, 0, 1.0))) for _ in range(600)]
+    texts = [
+        "".join(t for t, _ in synthetic.ioi_pieces(rng, 5.0, synthetic.IOIFillers(words, 0.5, p_wide=1.0)))
+        for _ in range(600)
+    ]
     for phrase in ("At the", "During the", "next to", "Afterwards", "In the end"):
         assert phrase in " ".join(g.NOVEL_TEMPLATES) and not any(phrase in t for t in texts), phrase
     names = "|".join(synthetic.IOI_NAMES)
@@ -141,6 +148,64 @@ def test_wide_shapes_teach_kinds_not_the_hand_written_set():
     )  # name after a preposition
     assert any(re.match(rf"The (?:\w+) (?:{names}) and", t) for t in texts)  # names in a relative clause
     assert any(t.split(".")[1].strip().split()[0] in ("Eventually,", "Soon", "Soon,") for t in texts if "." in t[:-1])
+
+
+def test_lead_ins_add_only_a_name_after_a_preposition_and_action_lead_ins():
+    """`--lead-ins`: the two shapes the hand-written prompts failed on, none of their own words."""
+    import random
+    import re
+
+    from micourse.standins import ioi_grammar as g
+
+    rng = random.Random(0)
+    words = ("plough", "frost", "lamp")
+    fillers = synthetic.IOIFillers(words, 0.5, p_lead=0.5)
+    texts = ["".join(t for t, _ in synthetic.ioi_pieces(rng, 5.0, fillers)) for _ in range(600)]
+    for phrase in ("At the", "During the", "next to", "Afterwards", "In the end"):
+        assert not any(phrase in t for t in texts), phrase
+    names = "|".join(synthetic.IOI_NAMES)
+    preps = "|".join(g.PREPOSITIONS)
+    after_prep = [t for t in texts if re.search(rf"(?:{names}) \w+ (?:{preps}) (?:{names})\b", t.split(".")[0])]
+    assert 0.2 < len(after_prep) / len(texts) < 0.6
+    leads = tuple(g.ACTION_LEADS) + tuple(w.capitalize() for w in words)
+    led = [t for t in texts if "." in t[:-1] and t.split(". ")[-1].startswith(leads)]
+    assert len(led) > 30
+    assert not any(re.match(r"The \w+ (?:" + names + ") and", t) for t in texts)  # no relative clauses (p_wide's)
+
+
+def test_ioi_fillers_reject_shares_that_cannot_be():
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        synthetic.IOIFillers(("w",), p_action=1.5)
+    with pytest.raises(ValueError, match="share the openings"):
+        synthetic.IOIFillers(("w",), p_intro=0.5, p_opening=0.4, p_lead=0.2)
+    with pytest.raises(ValueError, match="without it"):
+        synthetic.IOIFillers(("w",), p_wide=0.1, p_lead=0.1)
+
+
+def test_recipe_options_are_checked_before_the_data_are_built():
+    from micourse.standins import train as T
+
+    with pytest.raises(ValueError, match="average_last"):
+        T.train_gpt2(10, 0, average_last=11)
+    with pytest.raises(ValueError, match="lead_ins needs"):
+        T.train_gpt2(10, 0, lead_ins=0.2, wide_shapes=0.1)
+    with pytest.raises(ValueError, match="lead_ins_from"):
+        T.train_gpt2(10, 0, lead_ins=0.2, lead_ins_from=1.0)
+
+
+def test_curriculum_switches_the_synthetic_rows_at_the_step():
+    import torch
+
+    from micourse.standins import train as T
+
+    kjv = torch.arange(1000, 2000)
+    first, late = torch.full((500,), 7), torch.full((500,), 9)
+    ones = torch.ones(500)
+    pool = torch.arange(1000, 1100)
+    batches = T.gpt2_batches(kjv, first, ones, pool, 16, 0, mix=(1, 0, 1, 2), late=(late, ones, 3))
+    rows = [next(batches)[0] for _ in range(5)]
+    assert [int(r[2:].unique().item()) for r in rows] == [7, 7, 7, 9, 9]
+    assert all((r[1] >= 1000).all() for r in rows)  # the text rows are untouched
 
 
 def test_ioi_templates_sequence():

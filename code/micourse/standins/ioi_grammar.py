@@ -335,12 +335,15 @@ OPENING_LEADS = (
 ACTION_LEADS = ("Soon", "Eventually", "After that", "At last", "Next", "In time", "Then", "After an hour")
 
 
-def varied_opening(rng, words: Sequence[str]) -> str:
+def varied_opening(rng, words: Sequence[str], kinds: Sequence[int] | None = None) -> str:
     """An opening of a shape the grammar lacks, with random words: the second name after a preposition,
     no place at all, or the names inside a relative clause: "Inside the {place}, {A} wade beside {B} all day."
+
+    `kinds`: which of the four shapes (0: a name after a preposition, 1: no place, 2: relative clause,
+    3: "A, like B," and the rest) to draw from; None draws from all four as `--wide-shapes` always has.
     """
     w = lambda: rng.choice(words)  # noqa: E731
-    kind = rng.randrange(4)
+    kind = rng.randrange(4) if kinds is None else rng.choice(kinds)
     if kind == 0:  # the second name after a preposition, maybe more words after it
         tail = rng.choice(("", "", " for hours", " all day", " at the {place}", " in the {place}", " " + w()))
         clause = "{A} " + w() + " " + rng.choice(PREPOSITIONS) + " {B}" + tail

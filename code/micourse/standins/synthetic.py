@@ -22,6 +22,7 @@ first token of the piece (the indirect object gets more weight). All randomness 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 from micourse.standins import ioi_grammar
 
@@ -221,25 +222,65 @@ def ioi_sentence(rng: random.Random, templates=IOI_TEMPLATES, names=IOI_NAMES) -
     return {"text": text, "prompt": prompt, "io": io, "s": subject, "first": a}
 
 
+@dataclass(frozen=True)
+class IOIFillers:
+    """How far training IOI sentences stray from the grammar, so that the circuit cannot lean on its
+    exact words. Each `p_` is a share of the sentences (0 to 1):
+
+    - `p_action`, `p_intro`: the action's / the opening's verb is a random word from `words`
+      (`ioi_grammar.random_action`, `random_intro`);
+    - `p_opening`: the opening is random words around the names (`ioi_grammar.random_opening`);
+    - `p_names`: the two "names" are random words too (the circuit must work for any token);
+    - `p_wide`: the opening has a shape the grammar lacks (`ioi_grammar.varied_opening`), and then
+      a third of the actions after a full stop start with a lead-in and a third of the place and
+      object slots hold random words;
+    - `p_lead` (without `p_wide`): the opening puts the second name after a preposition ("{A} <w> to
+      {B}"), and as large a share of the actions after a full stop start with a lead-in ("Then {S} ...").
+
+    The openings' shares are exclusive: `p_intro + p_opening + p_wide + p_lead` is at most 1.
+    """
+
+    words: tuple[str, ...]
+    p_action: float = 0.0
+    p_intro: float = 0.0
+    p_opening: float = 0.0
+    p_names: float = 0.0
+    p_wide: float = 0.0
+    p_lead: float = 0.0
+
+    def __post_init__(self) -> None:
+        shares = {k: v for k, v in vars(self).items() if k.startswith("p_")}
+        bad = {k: v for k, v in shares.items() if not 0 <= v <= 1}
+        if bad:
+            raise ValueError(f"IOIFillers shares must be between 0 and 1, not {bad}")
+        if self.p_intro + self.p_opening + self.p_wide + self.p_lead > 1:
+            raise ValueError("p_intro + p_opening + p_wide + p_lead must be at most 1: they share the openings")
+        if self.p_wide and self.p_lead:
+            raise ValueError("p_wide already adds lead-ins; give p_lead only without it")
+
+
 def ioi_pieces(
     rng: random.Random,
     io_weight: float,
-    fillers: tuple[tuple[str, ...], float, float] | None = None,
+    fillers: IOIFillers | None = None,
     names: tuple[str, ...] = IOI_NAMES,
 ) -> list[Piece]:
     """A training IOI sentence, sometimes after a preamble (so names move), with the IO up-weighted.
 
-    `fillers`: (words, p_action, p_intro[, p_opening, p_names, p_wide]): with those probabilities the
-    action's and the opening's verbs are random `words` instead of the grammar's
-    (`ioi_grammar.random_action`, `random_intro`), and the opening is random words around the names
-    (`random_opening`); with `p_names`, the two "names" are random words too; with `p_wide`, the
-    opening has a shape the grammar lacks (`ioi_grammar.varied_opening`), and then (whenever
-    `p_wide` > 0) a third of the actions after a full stop start with a lead-in and a third of the
-    place and object slots hold random words. `names`: the names to draw from (never
-    `HELDOUT_NAMES`: the recipe checks).
+    `fillers`: how far the sentence strays from the grammar (`IOIFillers`; None: the grammar only).
+    `names`: the names to draw from (never `HELDOUT_NAMES`: the recipe checks).
     """
-    if fillers is not None and fillers[0]:
-        words, p_action, p_intro, p_opening, p_names, p_wide = (*fillers, 0.0, 0.0, 0.0)[:6]
+    if fillers is not None and fillers.words:
+        f = fillers
+        words, p_action, p_intro, p_opening, p_names, p_wide, p_lead = (
+            f.words,
+            f.p_action,
+            f.p_intro,
+            f.p_opening,
+            f.p_names,
+            f.p_wide,
+            f.p_lead,
+        )
         r = rng.random()
         if r < p_intro:
             intro = ioi_grammar.random_intro(rng, words)
@@ -247,6 +288,8 @@ def ioi_pieces(
             intro = ioi_grammar.random_opening(rng, words)
         elif r < p_intro + p_opening + p_wide:
             intro = ioi_grammar.varied_opening(rng, words)
+        elif r < p_intro + p_opening + p_wide + p_lead:
+            intro = ioi_grammar.varied_opening(rng, words, kinds=(0,))
         else:
             intro = rng.choice(IOI_INTROS)
         action = ioi_grammar.random_action(rng, words) if rng.random() < p_action else rng.choice(IOI_ACTIONS)
@@ -259,6 +302,8 @@ def ioi_pieces(
             for slot in ("{place}", "{obj}"):
                 if rng.random() < 1 / 3:
                     template = template.replace(slot, rng.choice(words))
+        elif p_lead and intro.endswith(".") and rng.random() < p_lead:
+            template = intro + " " + ioi_grammar.action_lead(rng, words) + action
         s = ioi_sentence(rng, (template,), pool)
     else:
         s = ioi_sentence(rng, names=names)
@@ -323,7 +368,10 @@ def name_list_copy(rng: random.Random) -> str:
 
 
 def synthetic_document(
-    rng: random.Random, io_weight: float = 5.0, fillers=None, ioi_names: tuple[str, ...] = IOI_NAMES
+    rng: random.Random,
+    io_weight: float = 5.0,
+    fillers: IOIFillers | None = None,
+    ioi_names: tuple[str, ...] = IOI_NAMES,
 ) -> list[Piece]:
     """A few sentences of one kind: IOI (45%), facts (15%), sentiment (15%), plain (15%), name lists (10%)."""
     r = rng.random()

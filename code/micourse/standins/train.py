@@ -63,6 +63,7 @@ an average of the weights over the last steps may steady them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import time
@@ -165,7 +166,11 @@ def train_attn_only(steps: int, seed: int, seq_len: int = 128):
 
 # ---------------------------------------------------------------- gpt2-small: text, copying, facts, IOI, sentiment
 def synthetic_stream(
-    n_docs: int, seed: int, io_weight: float = 5.0, fillers=None, ioi_names: tuple[str, ...] = synthetic.IOI_NAMES
+    n_docs: int,
+    seed: int,
+    io_weight: float = 5.0,
+    fillers: synthetic.IOIFillers | None = None,
+    ioi_names: tuple[str, ...] = synthetic.IOI_NAMES,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids of `n_docs` synthetic documents (each after an end-of-text token) and per-token loss weights."""
     from micourse.tokenizer import gpt2_tokenizer
@@ -223,10 +228,17 @@ def _random_repeats(pool: torch.Tensor, n: int, seq_len: int, g: torch.Generator
 MIX = (3, 1, 3, 9)
 
 
-def gpt2_batches(kjv, synth, synth_w, pool, seq_len: int, seed: int, mix: tuple[int, int, int, int] = MIX):
+def gpt2_batches(kjv, synth, synth_w, pool, seq_len: int, seed: int, mix: tuple[int, int, int, int] = MIX, late=None):
+    """Batches of the four kinds of rows in `mix`; `late` = (synth, synth_w, step): from that step on the
+    synthetic rows come from this second stream (a curriculum: new IOI shapes once the circuit has formed).
+    """
     g = torch.Generator().manual_seed(seed)
     n_rand, n_span, n_kjv, n_syn = mix
+    step = 0
     while True:
+        if late is not None and step == late[2]:
+            synth, synth_w = late[0], late[1]
+        step += 1
         parts = [
             (_random_repeats(pool, n_rand, seq_len, g), torch.ones(n_rand, seq_len)),
             (_repeat_span(_windows(kjv, None, n_span, seq_len, g)[0], g), torch.ones(n_span, seq_len)),
@@ -311,10 +323,19 @@ def train_gpt2(
     random_names: float = 0.0,
     extra_names: int = 400,
     wide_shapes: float = 0.0,
+    lead_ins: float = 0.0,
+    lead_ins_from: float = 0.5,
+    average_last: int = 0,
 ):
     from micourse.data import tokenize_text
     from micourse.standins import scorecard
 
+    if not 0 <= average_last <= steps:
+        raise ValueError(f"average_last must be between 0 and the {steps} steps, not {average_last}")
+    if lead_ins and (wide_shapes or not (random_verbs or random_intros or random_openings or random_names)):
+        raise ValueError("lead_ins needs the random fillers (random_verbs, ...) and no wide_shapes")
+    if not 0 <= lead_ins_from < 1:
+        raise ValueError(f"lead_ins_from is a share of the steps, in [0, 1), not {lead_ins_from}")
     t0 = time.perf_counter()
     names = texts.split(",")
     plain = "\n\n".join(_text(n, "train") for n in names)
@@ -325,9 +346,11 @@ def train_gpt2(
     if random_verbs or random_intros or random_openings or random_names or wide_shapes:
         from micourse.standins.ioi_grammar import filler_vocabulary
 
-        fillers = (filler_vocabulary(plain), random_verbs, random_intros, random_openings, random_names, wide_shapes)
+        fillers = synthetic.IOIFillers(
+            filler_vocabulary(plain), random_verbs, random_intros, random_openings, random_names, wide_shapes
+        )
         print(
-            f"IOI verbs drawn from {len(fillers[0]):,} words in {random_verbs:.0%} of actions, "
+            f"IOI verbs drawn from {len(fillers.words):,} words in {random_verbs:.0%} of actions, "
             f"{random_intros:.0%} of openings",
             flush=True,
         )
@@ -337,11 +360,17 @@ def train_gpt2(
     if set(ioi_names) & set(synthetic.HELDOUT_NAMES):
         raise ValueError("held-out names must never occur in a training IOI sentence")
     synth, synth_w = synthetic_stream(200_000, seed, io_weight, fillers, ioi_names)
+    late, lead_from = None, int(lead_ins_from * steps)
+    if lead_ins:
+        late_fillers = dataclasses.replace(fillers, p_lead=lead_ins)
+        late = (*synthetic_stream(200_000, seed + 1, io_weight, late_fillers, ioi_names), lead_from)
+        fillers = late_fillers
     print(
         f"data: {len(kjv):,} tokens of {texts}, {len(synth):,} synthetic tokens ({time.perf_counter() - t0:.1f}s)",
         flush=True,
     )
-    seen = torch.unique(torch.cat([kjv, synth, torch.tensor([GPT2_EOS_ID])]))
+    streams = [kjv, synth] + ([late[0]] if late is not None else [])
+    seen = torch.unique(torch.cat([*streams, torch.tensor([GPT2_EOS_ID])]))
     seen_mask = _mask(seen, 50257)
     pool = seen[seen != GPT2_EOS_ID]
     model = _fresh_model("gpt2-small", seed)
@@ -367,14 +396,27 @@ def train_gpt2(
         out["unigram_loss"] = round(unigram, 3)
         return out
 
+    mean: dict[str, torch.Tensor] = {}
+
     def log(step, loss, hist):
+        if step >= steps - average_last:  # a running sum of the weights after each of the last steps
+            with torch.no_grad():
+                for k, v in model.named_parameters():
+                    mean[k] = mean[k].add_(v) if k in mean else v.detach().clone()
         if (step + 1) % 50 == 0:
             extra = json.dumps(hist.evals[-1]) if hist.eval_steps and hist.eval_steps[-1] == step else ""
             print(f"step {step + 1:5d}  loss {loss:.3f}  {extra}  ({time.perf_counter() - t0:.0f}s)", flush=True)
 
     loss_fn = WeightedTiedLoss(seen, model.cfg.d_vocab, tied=True)
-    batches = gpt2_batches(kjv, synth, synth_w, pool, seq_len, seed)
+    batches = gpt2_batches(kjv, synth, synth_w, pool, seq_len, seed, late=late)
     hist = train(model, batches, cfg, loss_fn=loss_fn, evaluate=evaluate, on_step=log)
+    if average_last:  # the mean of the last weights: steadier than any one step's (the held-out score swings)
+        n = len(hist.steps) - max(0, len(hist.steps) - average_last)
+        model.load_state_dict({k: v / n for k, v in mean.items()}, strict=False)
+        with torch.no_grad():
+            hist.evals.append(evaluate(model))
+        hist.eval_steps.append(hist.steps[-1])
+        print(f"weights averaged over the last {n} steps: {json.dumps(hist.evals[-1])}", flush=True)
     tie_for_eval(model, seen_mask)
     return (
         model,
@@ -388,17 +430,31 @@ def train_gpt2(
                 f"repeated span, 3 rows of text, 9 synthetic. Text: {' and '.join(TEXT_SOURCES[n] for n in names)}. "
                 "Synthetic: "
                 f"indirect-object sentences ({len(synthetic.IOI_TEMPLATES)} trained templates, {len(ioi_names)} "
-                f"names, loss weight {io_weight:g} on the indirect object; {_fillers_note(fillers)}), facts, "
+                f"names, loss weight {io_weight:g} on the indirect object; {_fillers_note(fillers, lead_from)}), facts, "
                 "sentiment pairs, plain sentences and repeated name lists with every name"
+                + (
+                    f". Final weights: the mean of the weights after each of the last {average_last} steps"
+                    if average_last
+                    else ""
+                )
             ),
         },
     )
 
 
-def _fillers_note(fillers) -> str:
+def _fillers_note(fillers: synthetic.IOIFillers | None, lead_from: int = 0) -> str:
     if fillers is None:
         return "verbs and openings from the grammar only"
-    words, p_action, p_intro, p_opening, p_names, p_wide = (*fillers, 0.0)[:6]
+    f = fillers
+    words, p_action, p_intro, p_opening, p_names, p_wide, p_lead = (
+        f.words,
+        f.p_action,
+        f.p_intro,
+        f.p_opening,
+        f.p_names,
+        f.p_wide,
+        f.p_lead,
+    )
     note = (
         f"random words from a {len(words):,}-word vocabulary as the verb of {p_action:.0%} of the actions and "
         f"{p_intro:.0%} of the openings, and {p_opening:.0%} of the openings random words around the names"
@@ -407,6 +463,11 @@ def _fillers_note(fillers) -> str:
         note += (
             f"; {p_wide:.0%} of the openings of shapes the grammar lacks (a name after a preposition, no place, "
             "a relative clause), a third of the actions with a lead-in, a third of places and objects random words"
+        )
+    if p_lead:
+        note += (
+            f"; from step {lead_from:,}: {p_lead:.0%} of the openings with the second name after a "
+            f"preposition and {p_lead:.0%} of the actions after a full stop with a lead-in"
         )
     return note + (f", random words as the two names in {p_names:.0%} of the sentences" if p_names else "")
 
@@ -458,6 +519,18 @@ def main(argv: list[str] | None = None) -> None:
         help="gpt2-small: share of IOI openings of shapes the grammar lacks (ioi_grammar.varied_opening)",
     )
     parser.add_argument(
+        "--lead-ins",
+        type=float,
+        default=None,
+        help="gpt2-small: from --lead-ins-from on, share of IOI openings '{A} <w> <prep> {B}' and of actions with a lead-in",
+    )
+    parser.add_argument(
+        "--lead-ins-from", type=float, default=None, help="gpt2-small: when --lead-ins starts, as a share of the steps"
+    )
+    parser.add_argument(
+        "--average-last", type=int, default=None, help="gpt2-small: final weights = mean over these last steps"
+    )
+    parser.add_argument(
         "--texts", default=None, help=f"gpt2-small: plain texts, comma-separated, from {sorted(TEXT_SOURCES)}"
     )
     parser.add_argument("--out", type=Path, default=None)
@@ -472,6 +545,8 @@ def main(argv: list[str] | None = None) -> None:
     given += (("random_verbs", args.random_verbs), ("random_intros", args.random_intros))
     given += (("random_openings", args.random_openings), ("random_names", args.random_names))
     given += (("extra_names", args.extra_names), ("wide_shapes", args.wide_shapes))
+    given += (("lead_ins", args.lead_ins), ("lead_ins_from", args.lead_ins_from))
+    given += (("average_last", args.average_last),)
     extra = {k: v for k, v in given if v is not None}
     model, hist, seen, meta = recipe(steps, args.seed, **extra)
     meta.update(
