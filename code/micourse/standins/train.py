@@ -349,11 +349,6 @@ def train_gpt2(
         fillers = synthetic.IOIFillers(
             filler_vocabulary(plain), random_verbs, random_intros, random_openings, random_names, wide_shapes
         )
-        print(
-            f"IOI verbs drawn from {len(fillers.words):,} words in {random_verbs:.0%} of actions, "
-            f"{random_intros:.0%} of openings",
-            flush=True,
-        )
     if not 0 <= extra_names <= len(CENSUS_NAMES):
         raise ValueError(f"extra_names must be between 0 and {len(CENSUS_NAMES)}, not {extra_names}")
     ioi_names = synthetic.IOI_NAMES + CENSUS_NAMES[:extra_names]
@@ -365,6 +360,7 @@ def train_gpt2(
         late_fillers = dataclasses.replace(fillers, p_lead=lead_ins)
         late = (*synthetic_stream(200_000, seed + 1, io_weight, late_fillers, ioi_names), lead_from)
         fillers = late_fillers
+    print(f"IOI sentences: {_fillers_note(fillers, lead_from)}", flush=True)
     print(
         f"data: {len(kjv):,} tokens of {texts}, {len(synth):,} synthetic tokens ({time.perf_counter() - t0:.1f}s)",
         flush=True,
