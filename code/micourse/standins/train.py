@@ -54,10 +54,19 @@ explain most of the hand-written failures of the committed weights (30 prompts e
   with "{S}". Three of the eight hand-written templates have one.
 - a name after "to" in the opening ("A talked to B. S gave a ring to": 0.00, in both name
   orders; "A walked with B." 0.97).
-So the next recipe adds only those two (`ioi_grammar.action_lead`, and "{A} <w> to {B}"
-openings) at a small share, not all of `--wide-shapes`, which delayed the circuit. Held-out
-scores also swing by +-0.1 between evaluations 500 steps apart late in training (60 prompts):
-an average of the weights over the last steps may steady them.
+Held-out scores also swing by +-0.1 between evaluations 500 steps apart late in training (60
+prompts). Two options aimed at these, measured side by side (4000 steps, ~4400-4600 s each):
+- `--average-last 1000` (final weights = mean of the weights after each of the last 1000 steps;
+  the run is otherwise the committed one: its raw step-4000 evaluation equals the committed
+  weights' bit for bit): held-out templates and names 0.87 on the scorecard (0.895 on 600 other
+  prompts, against 0.89 / 0.878), held-out templates with trained names 0.93 (0.90), hand-written
+  templates 0.57 / 0.50 on 300 others (0.55 / 0.52), facts 35 of 44 (30), repeated half 3.94 nats
+  (4.28), steering -4.3 / -0.4 / +4.7. Slightly steadier, within noise on IOI: not committed.
+- + `--lead-ins 0.2 --lead-ins-from 0.5` (from step 2000, a fifth of the openings "{A} <w> <prep>
+  {B}" and a fifth of the actions after a full stop with a lead-in, the two triggers above):
+  worse: held-out templates and names 0.71 (0.76 on 600), IO named first 0.54, hand-written 0.52.
+  The circuit had formed by step 2000 (trained templates 0.93) and new shapes then pulled the
+  held-out openings down (0.55 -> 0.67 at 3500, against 0.80 without them).
 """
 
 from __future__ import annotations
