@@ -451,30 +451,21 @@ def _fillers_note(fillers: synthetic.IOIFillers | None, lead_from: int = 0) -> s
     if fillers is None:
         return "verbs and openings from the grammar only"
     f = fillers
-    words, p_action, p_intro, p_opening, p_names, p_wide, p_lead = (
-        f.words,
-        f.p_action,
-        f.p_intro,
-        f.p_opening,
-        f.p_names,
-        f.p_wide,
-        f.p_lead,
-    )
     note = (
-        f"random words from a {len(words):,}-word vocabulary as the verb of {p_action:.0%} of the actions and "
-        f"{p_intro:.0%} of the openings, and {p_opening:.0%} of the openings random words around the names"
+        f"random words from a {len(f.words):,}-word vocabulary as the verb of {f.p_action:.0%} of the actions "
+        f"and {f.p_intro:.0%} of the openings, and {f.p_opening:.0%} of the openings random words around the names"
     )
-    if p_wide:
+    if f.p_wide:
         note += (
-            f"; {p_wide:.0%} of the openings of shapes the grammar lacks (a name after a preposition, no place, "
+            f"; {f.p_wide:.0%} of the openings of shapes the grammar lacks (a name after a preposition, no place, "
             "a relative clause), a third of the actions with a lead-in, a third of places and objects random words"
         )
-    if p_lead:
+    if f.p_lead:
         note += (
-            f"; from step {lead_from:,}: {p_lead:.0%} of the openings with the second name after a "
-            f"preposition and {p_lead:.0%} of the actions after a full stop with a lead-in"
+            f"; from step {lead_from:,}: {f.p_lead:.0%} of the openings with the second name after a "
+            f"preposition and {f.p_lead:.0%} of the actions after a full stop with a lead-in"
         )
-    return note + (f", random words as the two names in {p_names:.0%} of the sentences" if p_names else "")
+    return note + (f", random words as the two names in {f.p_names:.0%} of the sentences" if f.p_names else "")
 
 
 def _mask(ids: torch.Tensor, n: int) -> torch.Tensor:
