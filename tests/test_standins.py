@@ -202,7 +202,7 @@ def test_curriculum_switches_the_synthetic_rows_at_the_step():
     first, late = torch.full((500,), 7), torch.full((500,), 9)
     ones = torch.ones(500)
     pool = torch.arange(1000, 1100)
-    batches = T.gpt2_batches(kjv, first, ones, pool, 16, 0, mix=(1, 0, 1, 2), late=(late, ones, 3))
+    batches = T.gpt2_batches(kjv, first, ones, pool, 16, 0, mix=(1, 0, 1, 2), late=T.LateStream(late, ones, 3))
     rows = [next(batches)[0] for _ in range(5)]
     assert [int(r[2:].unique().item()) for r in rows] == [7, 7, 7, 9, 9]
     assert all((r[1] >= 1000).all() for r in rows)  # the text rows are untouched

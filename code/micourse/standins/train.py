@@ -78,6 +78,7 @@ import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -237,16 +238,33 @@ def _random_repeats(pool: torch.Tensor, n: int, seq_len: int, g: torch.Generator
 MIX = (3, 1, 3, 9)
 
 
-def gpt2_batches(kjv, synth, synth_w, pool, seq_len: int, seed: int, mix: tuple[int, int, int, int] = MIX, late=None):
-    """Batches of the four kinds of rows in `mix`; `late` = (synth, synth_w, step): from that step on the
-    synthetic rows come from this second stream (a curriculum: new IOI shapes once the circuit has formed).
+class LateStream(NamedTuple):
+    """A second synthetic stream and the step from which it replaces the first."""
+
+    tokens: torch.Tensor
+    weights: torch.Tensor
+    from_step: int
+
+
+def gpt2_batches(
+    kjv,
+    synth,
+    synth_w,
+    pool,
+    seq_len: int,
+    seed: int,
+    mix: tuple[int, int, int, int] = MIX,
+    late: LateStream | None = None,
+):
+    """Batches of the four kinds of rows in `mix`; from `late.from_step` on, the synthetic rows come from
+    `late`'s stream (a curriculum: new IOI shapes once the circuit has formed).
     """
     g = torch.Generator().manual_seed(seed)
     n_rand, n_span, n_kjv, n_syn = mix
     step = 0
     while True:
-        if late is not None and step == late[2]:
-            synth, synth_w = late[0], late[1]
+        if late is not None and step == late.from_step:
+            synth, synth_w = late.tokens, late.weights
         step += 1
         parts = [
             (_random_repeats(pool, n_rand, seq_len, g), torch.ones(n_rand, seq_len)),
@@ -341,7 +359,8 @@ def train_gpt2(
 
     if not 0 <= average_last <= steps:
         raise ValueError(f"average_last must be between 0 and the {steps} steps, not {average_last}")
-    if lead_ins and (wide_shapes or not (random_verbs or random_intros or random_openings or random_names)):
+    random_fillers = bool(random_verbs or random_intros or random_openings or random_names)
+    if lead_ins and (wide_shapes or not random_fillers):
         raise ValueError("lead_ins needs the random fillers (random_verbs, ...) and no wide_shapes")
     if not 0 <= lead_ins_from < 1:
         raise ValueError(f"lead_ins_from is a share of the steps, in [0, 1), not {lead_ins_from}")
@@ -352,7 +371,7 @@ def train_gpt2(
     heldouts = {n: tokenize_text(_text(n, "heldout")) for n in names}
     heldout = heldouts["kjv"] if "kjv" in heldouts else heldouts[names[0]]
     fillers = None
-    if random_verbs or random_intros or random_openings or random_names or wide_shapes:
+    if random_fillers or wide_shapes:
         from micourse.standins.ioi_grammar import filler_vocabulary
 
         fillers = synthetic.IOIFillers(
@@ -367,14 +386,14 @@ def train_gpt2(
     late, lead_from = None, int(lead_ins_from * steps)
     if lead_ins:
         late_fillers = dataclasses.replace(fillers, p_lead=lead_ins)
-        late = (*synthetic_stream(200_000, seed + 1, io_weight, late_fillers, ioi_names), lead_from)
+        late = LateStream(*synthetic_stream(200_000, seed + 1, io_weight, late_fillers, ioi_names), lead_from)
         fillers = late_fillers
     print(f"IOI sentences: {_fillers_note(fillers, lead_from)}", flush=True)
     print(
         f"data: {len(kjv):,} tokens of {texts}, {len(synth):,} synthetic tokens ({time.perf_counter() - t0:.1f}s)",
         flush=True,
     )
-    streams = [kjv, synth] + ([late[0]] if late is not None else [])
+    streams = [kjv, synth] + ([late.tokens] if late is not None else [])
     seen = torch.unique(torch.cat([*streams, torch.tensor([GPT2_EOS_ID])]))
     seen_mask = _mask(seen, 50257)
     pool = seen[seen != GPT2_EOS_ID]
@@ -416,7 +435,7 @@ def train_gpt2(
     batches = gpt2_batches(kjv, synth, synth_w, pool, seq_len, seed, late=late)
     hist = train(model, batches, cfg, loss_fn=loss_fn, evaluate=evaluate, on_step=log)
     if average_last:  # the mean of the last weights: steadier than any one step's (the held-out score swings)
-        n = len(hist.steps) - max(0, len(hist.steps) - average_last)
+        n = min(average_last, len(hist.steps))
         model.load_state_dict({k: v / n for k, v in mean.items()}, strict=False)
         with torch.no_grad():
             hist.evals.append(evaluate(model))
