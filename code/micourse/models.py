@@ -93,7 +93,7 @@ def load_standin(
     from transformer_lens import HookedTransformer, HookedTransformerConfig
     from transformers import AutoTokenizer
 
-    from micourse.standins.weights import WEIGHTS_DIR, load_state
+    from micourse.standins.weights import WEIGHTS_DIR, load_state, read_metadata
     from micourse.tokenizer import tokenizer_dir
 
     _quiet_transformer_lens()
@@ -104,6 +104,14 @@ def load_standin(
         raise FileNotFoundError(
             f"The stand-in weights {path} are missing. Rebuild them with "
             f"`python -m micourse.standins.train {spec.name}`."
+        )
+    trained_for = read_metadata(path)[0]
+    if trained_for != spec.cfg:  # e.g. weights retrained with a wider MLP than `specs.STANDINS` describes
+        diff = {k: (trained_for.get(k), spec.cfg.get(k)) for k in set(trained_for) | set(spec.cfg)}
+        diff = {k: v for k, v in sorted(diff.items()) if v[0] != v[1]}
+        raise ValueError(
+            f"{path} was trained for another architecture than the {spec.name} stand-in's "
+            f"(file vs micourse.standins.specs): {diff}. Retrain it, or update the spec."
         )
     cfg = HookedTransformerConfig(**spec.cfg, model_name=f"micourse-standin-{spec.name}", device=str(device), seed=0)
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir()))
