@@ -128,14 +128,14 @@ def test_bridge_offline_matches_the_standin(capsys):
 
 def test_weights_of_another_architecture_say_so(tmp_path):
     """A retrained file whose shape differs from the spec fails with the differing fields, not a size mismatch."""
+    import json
+
     from safetensors.torch import load_file, save_file
 
     from micourse.standins.weights import read_metadata
 
     src = WEIGHTS_DIR / "attn-only-2l.safetensors"
     cfg, meta = read_metadata(src)
-    import json
-
     path = tmp_path / "wider.safetensors"
     save_file(
         load_file(str(src)), str(path), metadata={"cfg": json.dumps({**cfg, "d_head": 64}), "meta": json.dumps(meta)}
