@@ -173,6 +173,46 @@ def test_lead_ins_add_only_a_name_after_a_preposition_and_action_lead_ins():
     assert not any(re.match(r"The \w+ (?:" + names + ") and", t) for t in texts)  # no relative clauses (p_wide's)
 
 
+def test_text_openings_cut_real_sentences_naming_two_people():
+    """`text_openings` keeps sentences that name two people once each, with no held-out word."""
+    from micourse.standins import ioi_grammar as g
+
+    text = " ".join(["Moses spoke. Aaron spoke. Miriam sang."] * 5) + (
+        " Moses did as Aaron had spoken. There was war between Moses and Aaron."
+        " Moses sent a gift to Aaron."  # a held-out verb
+        " Moses, Aaron and Miriam went out."  # three people
+        " The Philistines came to Moses and Aaron."  # a people, after "the"
+        " During the night Moses spoke to Aaron."  # the hand-written set's lead-in
+        " Moses spoke to Moses."  # one person twice
+    )
+    assert g.text_openings(text) == ("There was war between {A} and {B}.", "{A} did as {B} had spoken.")
+
+
+def test_text_openings_of_the_modern_bible_keep_the_test_sets_out():
+    import re
+
+    from micourse.data import web_text
+    from micourse.standins import ioi_grammar as g
+
+    openings = g.text_openings(web_text("train"))
+    assert len(openings) > 400
+    words = {w for o in openings for w in re.findall(r"[A-Za-z]+", o)}
+    assert not {w.lower() for w in words} & g.HELDOUT_FORMS
+    assert not words & set(synthetic.HELDOUT_NAMES)
+    for o in openings:
+        assert o.count("{A}") == o.count("{B}") == 1 and o.index("{A}") < o.index("{B}"), o
+    for phrase in ("At the", "During the", "next to", "Afterwards", "In the end"):
+        assert not any(phrase in o for o in openings), phrase
+    rng = __import__("random").Random(0)
+    fillers = synthetic.IOIFillers(("plough",), p_text=1.0, openings=openings)
+    texts = ["".join(t for t, _ in synthetic.ioi_pieces(rng, 5.0, fillers)) for _ in range(50)]
+    patterns = [re.escape(o).replace(r"\{A\}", r"(\w+)").replace(r"\{B\}", r"(\w+)") for o in openings]
+    for t in texts:  # each one an opening with two different training names in it (after a preamble or not)
+        body = t.split(". ", 1)[1] if t.split(". ")[0] + "." in synthetic.PREAMBLES else t
+        found = [m for p in patterns if (m := re.match(p, body))]
+        assert found and any(len({*m.groups()}) == 2 <= len({*m.groups()} & {*synthetic.IOI_NAMES}) for m in found), t
+
+
 def test_ioi_fillers_reject_shares_that_cannot_be():
     with pytest.raises(ValueError, match="between 0 and 1"):
         synthetic.IOIFillers(("w",), p_action=1.5)
@@ -180,6 +220,8 @@ def test_ioi_fillers_reject_shares_that_cannot_be():
         synthetic.IOIFillers(("w",), p_intro=0.5, p_opening=0.4, p_lead=0.2)
     with pytest.raises(ValueError, match="without it"):
         synthetic.IOIFillers(("w",), p_wide=0.1, p_lead=0.1)
+    with pytest.raises(ValueError, match="needs openings"):
+        synthetic.IOIFillers(("w",), p_text=0.2)
 
 
 def test_recipe_options_are_checked_before_the_data_are_built():
@@ -191,6 +233,8 @@ def test_recipe_options_are_checked_before_the_data_are_built():
         T.train_gpt2(10, 0, lead_ins=0.2, wide_shapes=0.1)
     with pytest.raises(ValueError, match="lead_ins_from"):
         T.train_gpt2(10, 0, lead_ins=0.2, lead_ins_from=1.0)
+    with pytest.raises(ValueError, match="text_openings"):
+        T.train_gpt2(10, 0, text_openings=0.5)  # with the default 20% + 40% of the openings: 110%
 
 
 def test_curriculum_switches_the_synthetic_rows_at_the_step():

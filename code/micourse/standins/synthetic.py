@@ -235,9 +235,11 @@ class IOIFillers:
       a third of the actions after a full stop start with a lead-in and a third of the place and
       object slots hold random words;
     - `p_lead` (without `p_wide`): the opening puts the second name after a preposition ("{A} <w> to
-      {B}"), and as large a share of the actions after a full stop start with a lead-in ("Then {S} ...").
+      {B}"), and as large a share of the actions after a full stop start with a lead-in ("Then {S} ...");
+    - `p_text`: the opening is one of `openings`, real sentences with the two names as {A} and {B}
+      (`ioi_grammar.text_openings`).
 
-    The openings' shares are exclusive: `p_intro + p_opening + p_wide + p_lead` is at most 1.
+    The openings' shares are exclusive: `p_text + p_intro + p_opening + p_wide + p_lead` is at most 1.
     """
 
     words: tuple[str, ...]
@@ -247,14 +249,20 @@ class IOIFillers:
     p_names: float = 0.0
     p_wide: float = 0.0
     p_lead: float = 0.0
+    p_text: float = 0.0
+    openings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         shares = {k: v for k, v in vars(self).items() if k.startswith("p_")}
         bad = {k: v for k, v in shares.items() if not 0 <= v <= 1}
         if bad:
             raise ValueError(f"IOIFillers shares must be between 0 and 1, not {bad}")
-        if self.p_intro + self.p_opening + self.p_wide + self.p_lead > 1:
-            raise ValueError("p_intro + p_opening + p_wide + p_lead must be at most 1: they share the openings")
+        if self.p_text + self.p_intro + self.p_opening + self.p_wide + self.p_lead > 1:
+            raise ValueError(
+                "p_text + p_intro + p_opening + p_wide + p_lead must be at most 1: they share the openings"
+            )
+        if self.p_text and not self.openings:
+            raise ValueError("p_text needs openings to draw from (ioi_grammar.text_openings)")
         if self.p_wide and self.p_lead:
             raise ValueError("p_wide already adds lead-ins; give p_lead only without it")
 
@@ -275,14 +283,16 @@ def ioi_pieces(
         words, p_action, p_intro, p_opening, p_names, p_wide, p_lead = (
             f.words,
             f.p_action,
-            f.p_intro,
+            f.p_text + f.p_intro,  # the shares as cumulative thresholds: text openings first
             f.p_opening,
             f.p_names,
             f.p_wide,
             f.p_lead,
         )
         r = rng.random()
-        if r < p_intro:
+        if r < f.p_text:
+            intro = rng.choice(f.openings)
+        elif r < p_intro:
             intro = ioi_grammar.random_intro(rng, words)
         elif r < p_intro + p_opening:
             intro = ioi_grammar.random_opening(rng, words)

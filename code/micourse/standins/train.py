@@ -359,13 +359,16 @@ def train_gpt2(
     lead_ins: float = 0.0,
     lead_ins_from: float = 0.5,
     average_last: int = 0,
+    text_openings: float = 0.0,
 ):
     from micourse.data import tokenize_text
     from micourse.standins import scorecard
 
     if not 0 <= average_last <= steps:
         raise ValueError(f"average_last must be between 0 and the {steps} steps, not {average_last}")
-    random_fillers = bool(random_verbs or random_intros or random_openings or random_names)
+    random_fillers = bool(random_verbs or random_intros or random_openings or random_names or text_openings)
+    if not 0 <= text_openings <= 1 - random_intros - random_openings - wide_shapes:
+        raise ValueError(f"text_openings is a share of the openings the other options leave, not {text_openings}")
     if lead_ins and (wide_shapes or not random_fillers):
         raise ValueError("lead_ins needs the random fillers (random_verbs, ...) and no wide_shapes")
     if not 0 <= lead_ins_from < 1:
@@ -383,6 +386,11 @@ def train_gpt2(
         fillers = synthetic.IOIFillers(
             filler_vocabulary(plain), random_verbs, random_intros, random_openings, random_names, wide_shapes
         )
+        if text_openings:  # from the modern-English Bible's training split, whatever `texts` says
+            from micourse.data import web_text
+            from micourse.standins.ioi_grammar import text_openings as cut
+
+            fillers = dataclasses.replace(fillers, p_text=text_openings, openings=cut(web_text("train")))
     if not 0 <= extra_names <= len(CENSUS_NAMES):
         raise ValueError(f"extra_names must be between 0 and {len(CENSUS_NAMES)}, not {extra_names}")
     ioi_names = synthetic.IOI_NAMES + CENSUS_NAMES[:extra_names]
@@ -490,6 +498,11 @@ def _fillers_note(fillers: synthetic.IOIFillers | None, lead_from: int = 0) -> s
             f"; from step {lead_from:,}: {f.p_lead:.0%} of the openings with the second name after a "
             f"preposition and {f.p_lead:.0%} of the actions after a full stop with a lead-in"
         )
+    if f.p_text:
+        note += (
+            f"; {f.p_text:.0%} of the openings real sentences naming two people, the names replaced "
+            f"({len(f.openings)} sentences of the World English Bible)"
+        )
     return note + (f", random words as the two names in {f.p_names:.0%} of the sentences" if f.p_names else "")
 
 
@@ -554,6 +567,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--texts", default=None, help=f"gpt2-small: plain texts, comma-separated, from {sorted(TEXT_SOURCES)}"
     )
+    parser.add_argument(
+        "--text-openings",
+        type=float,
+        default=None,
+        help="gpt2-small: share of IOI openings cut from real sentences naming two people",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     recipe, default_steps, default_threads = RECIPES[args.name]
@@ -567,7 +586,7 @@ def main(argv: list[str] | None = None) -> None:
     given += (("random_openings", args.random_openings), ("random_names", args.random_names))
     given += (("extra_names", args.extra_names), ("wide_shapes", args.wide_shapes))
     given += (("lead_ins", args.lead_ins), ("lead_ins_from", args.lead_ins_from))
-    given += (("average_last", args.average_last),)
+    given += (("average_last", args.average_last), ("text_openings", args.text_openings))
     extra = {k: v for k, v in given if v is not None}
     model, hist, seen, meta = recipe(steps, args.seed, **extra)
     meta.update(
