@@ -73,6 +73,17 @@ but IOI on held-out templates and names fell: 0.59 / 0.79 on the scorecard (0.68
 other prompts, against 0.878), IO named first 0.30 / 0.73; hand-written templates 0.63 / 0.64
 (0.60 / 0.55 on 300 others), held-out templates with trained names 0.87 / 0.98. The extra MLP
 capacity went into memorising (facts, trained names), not into the circuit: not committed.
+Openings cut from real sentences (`--text-openings 0.2 --random-intros 0`: a fifth of the openings
+are the 520 sentences of the World English Bible's training split that name two people once each,
+the names replaced: "{A} did as {B} had spoken", "There was war between {A} and {B}"), with
+`--lead-ins 0.1 --lead-ins-from 0 --average-last 1000`, 4000 steps, 4301 s side by side: worse.
+Held-out templates and names 0.69 on the scorecard (0.72 on 600 other prompts), IO named first
+0.48, hand-written templates 0.60 (0.52 on 300 others; 0.56 and 0.57 on two more hand-written sets
+of 10 and 12 templates, against 0.64 and 0.59 for the committed weights), facts 21. The logit
+differences grew (6.0 against 4.4) while the win rate fell: confident, and back on "the name
+mentioned last". The circuit formed later again (trained templates 0.65 at step 2000, 0.85 at
+2500). `--lead-ins 0.1 --lead-ins-from 0` alone, stopped at step 2500, looked the same (0.63,
+0.77). Every kind of variety tried so far delays the circuit past what 4000 steps can repair.
 """
 
 from __future__ import annotations
