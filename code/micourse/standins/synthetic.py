@@ -280,25 +280,26 @@ def ioi_pieces(
     """
     if fillers is not None and fillers.words:
         f = fillers
-        words, p_action, p_intro, p_opening, p_names, p_wide, p_lead = (
+        words, p_action, p_text, p_intro, p_opening, p_names, p_wide, p_lead = (
             f.words,
             f.p_action,
-            f.p_text + f.p_intro,  # the shares as cumulative thresholds: text openings first
+            f.p_text,
+            f.p_intro,
             f.p_opening,
             f.p_names,
             f.p_wide,
             f.p_lead,
         )
-        r = rng.random()
-        if r < f.p_text:
+        r = rng.random()  # the openings' shares as cumulative thresholds, text openings first
+        if r < p_text:
             intro = rng.choice(f.openings)
-        elif r < p_intro:
+        elif r < p_text + p_intro:
             intro = ioi_grammar.random_intro(rng, words)
-        elif r < p_intro + p_opening:
+        elif r < p_text + p_intro + p_opening:
             intro = ioi_grammar.random_opening(rng, words)
-        elif r < p_intro + p_opening + p_wide:
+        elif r < p_text + p_intro + p_opening + p_wide:
             intro = ioi_grammar.varied_opening(rng, words)
-        elif r < p_intro + p_opening + p_wide + p_lead:
+        elif r < p_text + p_intro + p_opening + p_wide + p_lead:
             intro = ioi_grammar.varied_opening(rng, words, kinds=(0,))
         else:
             intro = rng.choice(IOI_INTROS)
