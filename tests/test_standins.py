@@ -213,6 +213,34 @@ def test_text_openings_of_the_modern_bible_keep_the_test_sets_out():
         assert found and any(len({*m.groups()}) == 2 <= len({*m.groups()} & {*synthetic.IOI_NAMES}) for m in found), t
 
 
+def test_gap_sentences_name_no_one_and_stand_between_opening_and_action():
+    import random
+
+    from micourse.standins import ioi_grammar as g
+
+    text = " ".join(["Moses spoke. Aaron spoke. Miriam sang."] * 5) + (
+        " The rain fell on the hills all night."
+        " Moses went up to the mountain."  # a name
+        " Then the people rested in Egypt."  # a capitalised word
+        " The people sent a gift to the poor."  # a held-out verb
+        " At the gate the elders sat down."  # the hand-written set's lead-in
+        " Why did the sea flee?"  # not a statement
+        " It was cold."  # too short
+    )
+    assert g.text_openings(text) == ()
+    assert g.gap_sentences(text) == ("The rain fell on the hills all night.",)
+    gap = "The rain fell on the hills all night."
+    fillers = synthetic.IOIFillers(("plough",), p_gap=1.0, gaps=(gap,))
+    rng = random.Random(0)
+    texts = ["".join(t for t, _ in synthetic.ioi_pieces(rng, 5.0, fillers)) for _ in range(60)]
+    gapped = [t for t in texts if gap in t]
+    assert len(gapped) > 10  # every opening that ends a sentence
+    for t in gapped:  # opening, then the gap, then the action with both names before it
+        before, after = t.split(" " + gap + " ")
+        assert before.endswith(".") and after[0].isupper(), t
+        assert sum(n in before for n in synthetic.IOI_NAMES) >= 2, t
+
+
 def test_ioi_fillers_reject_shares_that_cannot_be():
     with pytest.raises(ValueError, match="between 0 and 1"):
         synthetic.IOIFillers(("w",), p_action=1.5)
@@ -222,6 +250,10 @@ def test_ioi_fillers_reject_shares_that_cannot_be():
         synthetic.IOIFillers(("w",), p_wide=0.1, p_lead=0.1)
     with pytest.raises(ValueError, match="needs openings"):
         synthetic.IOIFillers(("w",), p_text=0.2)
+    with pytest.raises(ValueError, match="needs sentences"):
+        synthetic.IOIFillers(("w",), p_gap=0.2)
+    with pytest.raises(ValueError, match="without p_wide"):
+        synthetic.IOIFillers(("w",), p_gap=0.2, gaps=("It rained all day long.",), p_wide=0.1)
 
 
 def test_recipe_options_are_checked_before_the_data_are_built():
@@ -235,6 +267,10 @@ def test_recipe_options_are_checked_before_the_data_are_built():
         T.train_gpt2(10, 0, lead_ins=0.2, lead_ins_from=1.0)
     with pytest.raises(ValueError, match="text_openings"):
         T.train_gpt2(10, 0, text_openings=0.5)  # with the default 20% + 40% of the openings: 110%
+    with pytest.raises(ValueError, match="gap_sentences"):
+        T.train_gpt2(10, 0, gap_sentences=1.5)
+    with pytest.raises(ValueError, match="gap_sentences"):
+        T.train_gpt2(10, 0, gap_sentences=0.2, wide_shapes=0.1)
 
 
 def test_curriculum_switches_the_synthetic_rows_at_the_step():

@@ -237,7 +237,10 @@ class IOIFillers:
     - `p_lead` (without `p_wide`): the opening puts the second name after a preposition ("{A} <w> to
       {B}"), and as large a share of the actions after a full stop start with a lead-in ("Then {S} ...");
     - `p_text`: the opening is one of `openings`, real sentences with the two names as {A} and {B}
-      (`ioi_grammar.text_openings`).
+      (`ioi_grammar.text_openings`);
+    - `p_gap` (without `p_wide`): after an opening that ends a sentence, one of `gaps` (a real sentence
+      naming no one, `ioi_grammar.gap_sentences`) stands before the action, so the action's distance
+      from the names varies as in real text.
 
     The openings' shares are exclusive: `p_text + p_intro + p_opening + p_wide + p_lead` is at most 1.
     """
@@ -251,6 +254,8 @@ class IOIFillers:
     p_lead: float = 0.0
     p_text: float = 0.0
     openings: tuple[str, ...] = ()
+    p_gap: float = 0.0
+    gaps: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         shares = {k: v for k, v in vars(self).items() if k.startswith("p_")}
@@ -265,6 +270,10 @@ class IOIFillers:
             raise ValueError("p_text needs openings to draw from (ioi_grammar.text_openings)")
         if self.p_wide and self.p_lead:
             raise ValueError("p_wide already adds lead-ins; give p_lead only without it")
+        if self.p_gap and not self.gaps:
+            raise ValueError("p_gap needs sentences to draw from (ioi_grammar.gap_sentences)")
+        if self.p_gap and self.p_wide:
+            raise ValueError("p_gap works without p_wide (p_wide rewrites the opening's slots)")
 
 
 def ioi_pieces(
@@ -315,6 +324,8 @@ def ioi_pieces(
                     template = template.replace(slot, rng.choice(words))
         elif p_lead and intro.endswith(".") and rng.random() < p_lead:
             template = intro + " " + ioi_grammar.action_lead(rng, words) + action
+        if f.p_gap and intro.endswith(".") and rng.random() < f.p_gap:  # (no draws without it)
+            template = intro + " " + rng.choice(f.gaps) + template[len(intro) :]
         s = ioi_sentence(rng, (template,), pool)
     else:
         s = ioi_sentence(rng, names=names)

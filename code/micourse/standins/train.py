@@ -8,7 +8,10 @@ gpt2-small drifted apart by ~1e-6 within 400 steps and ended with held-out losse
 code/micourse/weights/NAME.safetensors (unless --out is given) with the metrics in its metadata;
 for gpt2-small also the held-out scorecard (`micourse.standins.scorecard`) of the saved weights.
 The machine this ran on was shared with other jobs, so the recorded training time is an upper
-bound: on an idle core a gpt2-small step takes about 0.8 s rather than 2 s.
+bound: on an idle core a gpt2-small step took about 0.8 s rather than 2 s. Machines of the same
+kind differ: on another 2-core machine (AMD EPYC, 2026-11-27) a step took 1.85-1.95 s, alone or
+beside a second run (a third of it in the kernel, page faults of the ~80 MB logit tensors), so
+that the default 4000 steps take about two hours there.
 
 Measured (Nov 2026), the committed gpt2-small: the recipe below (warm start from attn-only-2l;
 plain text from the King James and the World English Bible; the compositional IOI grammar of
@@ -84,6 +87,16 @@ differences grew (6.0 against 4.4) while the win rate fell: confident, and back 
 mentioned last". The circuit formed later again (trained templates 0.65 at step 2000, 0.85 at
 2500). `--lead-ins 0.1 --lead-ins-from 0` alone, stopped at step 2500, looked the same (0.63,
 0.77). Every kind of variety tried so far delays the circuit past what 4000 steps can repair.
+The same recipe run for 6000 steps with `--average-last 1500` (6081 s beside other jobs) is the
+first to lift the hand-written sets: 0.66 on the scorecard (0.633 on 300 others; 0.61 and 0.625 on
+the two other sets), at a cost on the grammar's held-out row: 0.85 (0.843 on 600), IO named first
+0.77, facts 27, induction 0.95, ablating three heads removes 124% of the logit difference. Its raw
+step-6000 weights read 0.93 on held-out templates and names and 0.82 on hand-written ones (60
+prompts) before averaging: a narrower window may keep more. Not committed (mixed; and 6000 steps
+exceed the two-hour budget on the slower machine above). `--gap-sentences P` (not yet measured)
+puts, before a share P of the actions after a full stop, a sentence of the World English Bible
+that names no one (`ioi_grammar.gap_sentences`), against the hand-written prompts whose names
+stand a sentence away from the action.
 """
 
 from __future__ import annotations
@@ -371,15 +384,20 @@ def train_gpt2(
     lead_ins_from: float = 0.5,
     average_last: int = 0,
     text_openings: float = 0.0,
+    gap_sentences: float = 0.0,
 ):
     from micourse.data import tokenize_text
     from micourse.standins import scorecard
 
     if not 0 <= average_last <= steps:
         raise ValueError(f"average_last must be between 0 and the {steps} steps, not {average_last}")
-    random_fillers = bool(random_verbs or random_intros or random_openings or random_names or text_openings)
+    random_fillers = bool(
+        random_verbs or random_intros or random_openings or random_names or text_openings or gap_sentences
+    )
     if not 0 <= text_openings <= 1 - random_intros - random_openings - wide_shapes:
         raise ValueError(f"text_openings is a share of the openings the other options leave, not {text_openings}")
+    if not 0 <= gap_sentences <= 1 or (gap_sentences and wide_shapes):
+        raise ValueError(f"gap_sentences is a share in [0, 1], without wide_shapes, not {gap_sentences}")
     if lead_ins and (wide_shapes or not random_fillers):
         raise ValueError("lead_ins needs the random fillers (random_verbs, ...) and no wide_shapes")
     if not 0 <= lead_ins_from < 1:
@@ -402,6 +420,11 @@ def train_gpt2(
             from micourse.standins.ioi_grammar import text_openings as cut
 
             fillers = dataclasses.replace(fillers, p_text=text_openings, openings=cut(web_text("train")))
+        if gap_sentences:  # from the same split: sentences naming no one
+            from micourse.data import web_text
+            from micourse.standins.ioi_grammar import gap_sentences as gaps
+
+            fillers = dataclasses.replace(fillers, p_gap=gap_sentences, gaps=gaps(web_text("train")))
     if not 0 <= extra_names <= len(CENSUS_NAMES):
         raise ValueError(f"extra_names must be between 0 and {len(CENSUS_NAMES)}, not {extra_names}")
     ioi_names = synthetic.IOI_NAMES + CENSUS_NAMES[:extra_names]
@@ -514,6 +537,11 @@ def _fillers_note(fillers: synthetic.IOIFillers | None, lead_from: int = 0) -> s
             f"; {f.p_text:.0%} of the openings real sentences naming two people, the names replaced "
             f"({len(f.openings)} sentences of the World English Bible)"
         )
+    if f.p_gap:
+        note += (
+            f"; {f.p_gap:.0%} of the actions after a full stop behind a sentence naming no one "
+            f"({len(f.gaps):,} sentences of the World English Bible)"
+        )
     return note + (f", random words as the two names in {f.p_names:.0%} of the sentences" if f.p_names else "")
 
 
@@ -584,6 +612,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="gpt2-small: share of IOI openings cut from real sentences naming two people",
     )
+    parser.add_argument(
+        "--gap-sentences",
+        type=float,
+        default=None,
+        help="gpt2-small: share of IOI actions after a full stop that follow a sentence naming no one",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     recipe, default_steps, default_threads = RECIPES[args.name]
@@ -598,6 +632,7 @@ def main(argv: list[str] | None = None) -> None:
     given += (("extra_names", args.extra_names), ("wide_shapes", args.wide_shapes))
     given += (("lead_ins", args.lead_ins), ("lead_ins_from", args.lead_ins_from))
     given += (("average_last", args.average_last), ("text_openings", args.text_openings))
+    given += (("gap_sentences", args.gap_sentences),)
     extra = {k: v for k, v in given if v is not None}
     model, hist, seen, meta = recipe(steps, args.seed, **extra)
     meta.update(
