@@ -241,6 +241,21 @@ def test_gap_sentences_name_no_one_and_stand_between_opening_and_action():
         assert sum(n in before for n in synthetic.IOI_NAMES) >= 2, t
 
 
+def test_gap_prompts_put_a_held_out_sentence_between_opening_and_action():
+    from micourse.data import web_text
+    from micourse.standins import ioi_grammar as g
+
+    trained_gaps = set(g.gap_sentences(web_text("train")))
+    prompts = scorecard.ioi_gap_prompt_set(30, seed=0)
+    assert prompts == scorecard.ioi_gap_prompt_set(30, seed=0)  # the same prompts for every model
+    for p in prompts:
+        gaps = [x for x in scorecard._heldout_gaps() if " " + x + " " in p["prompt"]]
+        assert len(gaps) == 1 and gaps[0] not in trained_gaps, p
+        before, after = p["prompt"].split(" " + gaps[0] + " ")
+        assert {p["io"], p["s"]} <= set(synthetic.HELDOUT_NAMES)
+        assert p["io"] in before and p["s"] in before and after.startswith(p["s"]), p
+
+
 def test_ioi_fillers_reject_shares_that_cannot_be():
     with pytest.raises(ValueError, match="between 0 and 1"):
         synthetic.IOIFillers(("w",), p_action=1.5)
