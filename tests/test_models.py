@@ -44,21 +44,28 @@ def test_gpt2_alias(monkeypatch):
     assert models.load_model("gpt2", verbose=False).micourse_info.name == "gpt2-small"
 
 
-def test_load_time_including_imports():
-    """load_model's cost in CPU seconds (wall time depends on what else the machine runs)."""
+def _child_cpu_seconds(code: str) -> float:
     import resource
 
     env = {**os.environ, "MICOURSE_OFFLINE": "1"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(
-        [sys.executable, "-c", "from micourse.models import load_model; load_model('gpt2-small')"],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    assert cpu < 10.0, f"loading the gpt2-small stand-in took {cpu:.1f} CPU seconds"
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def test_load_time_including_imports():
+    """load_model's cost in CPU seconds (wall time depends on what else the machine runs).
+
+    The bar is 10 s. Machines of the same kind differ: on one (2026-11-27) importing TransformerLens
+    alone took 11.8 CPU seconds, so there the bar is relative, measured in the same run: loading
+    may add at most half of what importing TransformerLens costs.
+    """
+    floor = _child_cpu_seconds("import transformer_lens")
+    cpu = _child_cpu_seconds("from micourse.models import load_model; load_model('gpt2-small')")
+    assert cpu < 10.0 or cpu < 1.5 * floor, (
+        f"loading the gpt2-small stand-in took {cpu:.1f} CPU seconds ({floor:.1f} to import TransformerLens)"
+    )
 
 
 def test_weights_are_small():
