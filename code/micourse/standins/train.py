@@ -421,16 +421,15 @@ def train_gpt2(
         fillers = synthetic.IOIFillers(
             filler_vocabulary(plain), random_verbs, random_intros, random_openings, random_names, wide_shapes
         )
-        if text_openings:  # from the modern-English Bible's training split, whatever `texts` says
+        if text_openings or gap_sentences:  # from the modern-English Bible's training split, whatever `texts` says
             from micourse.data import web_text
-            from micourse.standins.ioi_grammar import text_openings as cut
+            from micourse.standins import ioi_grammar
 
-            fillers = dataclasses.replace(fillers, p_text=text_openings, openings=cut(web_text("train")))
-        if gap_sentences:  # from the same split: sentences naming no one
-            from micourse.data import web_text
-            from micourse.standins.ioi_grammar import gap_sentences as gaps
-
-            fillers = dataclasses.replace(fillers, p_gap=gap_sentences, gaps=gaps(web_text("train")))
+            web = web_text("train")
+            if text_openings:
+                fillers = dataclasses.replace(fillers, p_text=text_openings, openings=ioi_grammar.text_openings(web))
+            if gap_sentences:  # sentences naming no one
+                fillers = dataclasses.replace(fillers, p_gap=gap_sentences, gaps=ioi_grammar.gap_sentences(web))
     if not 0 <= extra_names <= len(CENSUS_NAMES):
         raise ValueError(f"extra_names must be between 0 and {len(CENSUS_NAMES)}, not {extra_names}")
     ioi_names = synthetic.IOI_NAMES + CENSUS_NAMES[:extra_names]
