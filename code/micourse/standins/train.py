@@ -630,6 +630,9 @@ def main(argv: list[str] | None = None) -> None:
     # One thread keeps CPU kernels in a fixed order, so the weights are reproducible bit for bit.
     # (torch.use_deterministic_algorithms made a step 80x slower here.)
     torch.set_num_threads(threads)
+    from micourse.standins.allocator import keep_freed_memory
+
+    keep_freed_memory()  # ~1.6x faster steps on Linux; the same arithmetic
     steps = args.steps or default_steps
     given = (("seq_len", args.seq_len), ("lr", args.lr), ("texts", args.texts))
     given += (("random_verbs", args.random_verbs), ("random_intros", args.random_intros))
