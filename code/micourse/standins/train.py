@@ -7,102 +7,16 @@ gpt2-small drifted apart by ~1e-6 within 400 steps and ended with held-out losse
 4.384; both met every bar the tests hold the stand-in to. Prints metrics as it goes and writes
 code/micourse/weights/NAME.safetensors (unless --out is given) with the metrics in its metadata;
 for gpt2-small also the held-out scorecard (`micourse.standins.scorecard`) of the saved weights.
-The machine this ran on was shared with other jobs, so the recorded training time is an upper
-bound: on an idle core a gpt2-small step took about 0.8 s rather than 2 s. Machines of the same
-kind differ: on another 2-core machine (AMD EPYC, 2026-11-27) a step took 1.85-1.95 s, alone or
-beside a second run (a third of it in the kernel: page faults, ~200k per step), so
-that the default 4000 steps take about two hours there.
 
-Measured (Nov 2026), the committed gpt2-small: the recipe below (warm start from attn-only-2l;
-plain text from the King James and the World English Bible; the compositional IOI grammar of
-`ioi_grammar`, with random words as the verb in half of the training actions and a fifth of the
-openings, and 40% of the openings random words around the names; the IOI names are the course's
-300 plus 400 census first names (`name_pool`); 4000 steps, one thread) took 4298 s on this 2-core
-machine with a second training run beside it. Held-out scorecard (100 prompts per set): induction
-head 1.3 scores 0.89 (repeated half 4.28 vs 9.76 nats); IOI 0.98 on fresh sentences of trained
-templates, 0.94 on held-out templates with trained names, 0.87 on trained templates with held-out
-names, 0.89 (mean logit diff 4.41) on held-out templates and names (0.86-0.88 on 240-600 other
-prompts; IO named first 0.80, S first 1.00); mean ablation of heads 0.1, 0.2, 0.3 removes all of
-the logit difference; 30 of 44 facts right in >= 3 untrained phrasings; steering -5.7 / 0.52 / +6.3.
+The recorded training times are upper bounds: the machine was shared with other jobs. On an idle
+core a gpt2-small step took about 0.8 s. Machines of the same kind differ: on another 2-core AMD
+EPYC (2026-11-27) a step took 1.6-1.9 s, a third of it in the kernel, because glibc handed each
+~130 MB tensor back to the kernel on free and page-faulted a fresh one on the next step; `main`
+therefore tells malloc to keep freed memory (`micourse.standins.allocator`), which brought the
+step there to 1.04 s alone and ~1.15 s beside a second run, with the same arithmetic.
 
-What was tried (same machine, 1 thread each, two runs side by side, ~1 s/step):
-- the grammar without the random words or the second Bible (3000 steps): induction 0.91, IOI
-  0.62 on held-out templates and names; it handled unseen actions but not unseen openings and
-  leaned on "the name mentioned last" (IO mentioned first: 0.54). The random openings target that.
-- + World English Bible + random verbs and openings, the course's 300 IOI names only (3000 steps,
-  the previous committed weights): IOI 0.66 on held-out templates and names, 0.78 on trained
-  templates with held-out names, 0.96 with trained names. Per name, the held-out names' logit
-  difference was small (1.6 against 7.6 for trained names) and the names' priors decided: as
-  the subject, Noah (frequent in the Bibles) won 92% of the time. The circuit had been learned
-  partly name by name.
-- + 400 census names in the IOI sentences (this recipe): IOI forms later (trained templates 0.52
-  at step 1500, 0.92 at 2000) but carries over to new names: held-out names 0.67 at 2000, 0.77
-  at 3000, 0.80 at 3500, 0.92 at 4000 (60 prompts). With 150 extra names instead of 400 the run
-  looked the same at step 1000 (stopped). Random words as the two names in 25% of the sentences
-  (instead of census names) was slower still (trained templates 0.57 at step 1500; stopped).
-- this recipe run longer (`--steps 5000`, 5658 s beside another run): IOI on held-out templates
-  and names 0.84 (0.835 on 600 other prompts, against 0.878 for the committed 4000 steps), hand-
-  written templates 0.63 (0.52), held-out templates with trained names 0.98; facts 25. Longer
-  training traded the grammar's held-out prompts for hand-written ones; not committed.
-- + `--wide-shapes 0.25` (openings the grammar lacks, lead-ins, random place and object words;
-  5000 steps, 5422 s): worse everywhere that matters: held-out templates and names 0.65, held-
-  out templates with trained names 0.70, hand-written templates 0.54. The extra variety delayed
-  the circuit (trained templates 0.60 at step 2000 against 0.92) and it never caught up on the
-  held-out openings. Not committed; kept as an option so the result can be reproduced.
-Still missed: IOI on held-out templates and names >= 90% (0.89 on the scorecard's prompts, 0.88 on
-600 others; IO named first 0.80), and hand-written templates stay near 0.5-0.6. Two triggers
-explain most of the hand-written failures of the committed weights (30 prompts each):
-- a word before the subject at the start of the action ("A and B went to the park. Later S gave
-  a ring to": 0.03, against 0.77 without "Later"; "Then S" 0.03): every training action starts
-  with "{S}". Three of the eight hand-written templates have one.
-- a name after "to" in the opening ("A talked to B. S gave a ring to": 0.00, in both name
-  orders; "A walked with B." 0.97).
-Held-out scores also swing by +-0.1 between evaluations 500 steps apart late in training (60
-prompts). Two options aimed at these, measured side by side (4000 steps, ~4400-4600 s each):
-- `--average-last 1000` (final weights = mean of the weights after each of the last 1000 steps;
-  the run is otherwise the committed one: its raw step-4000 evaluation equals the committed
-  weights' bit for bit): held-out templates and names 0.87 on the scorecard (0.895 on 600 other
-  prompts, against 0.89 / 0.878), held-out templates with trained names 0.93 (0.90), hand-written
-  templates 0.57 / 0.50 on 300 others (0.55 / 0.52), facts 35 of 44 (30), repeated half 3.94 nats
-  (4.28), steering -4.3 / -0.4 / +4.7. Slightly steadier, within noise on IOI: not committed.
-- + `--lead-ins 0.2 --lead-ins-from 0.5` (from step 2000, a fifth of the openings "{A} <w> <prep>
-  {B}" and a fifth of the actions after a full stop with a lead-in, the two triggers above):
-  worse: held-out templates and names 0.71 (0.76 on 600), IO named first 0.54, hand-written 0.52.
-  The circuit had formed by step 2000 (trained templates 0.93) and new shapes then pulled the
-  held-out openings down (0.55 -> 0.67 at 3500, against 0.80 without them).
-A wider MLP (the spec patched to d_mlp 1024 or 2048, `--average-last 1000`, 4000 steps, 4670 s and
-5537 s side by side; the step costs x1.1 / x1.3, the files 6.8 / 8.9 MB): facts 43 of 44 in both,
-but IOI on held-out templates and names fell: 0.59 / 0.79 on the scorecard (0.685 / 0.778 on 600
-other prompts, against 0.878), IO named first 0.30 / 0.73; hand-written templates 0.63 / 0.64
-(0.60 / 0.55 on 300 others), held-out templates with trained names 0.87 / 0.98. The extra MLP
-capacity went into memorising (facts, trained names), not into the circuit: not committed.
-Openings cut from real sentences (`--text-openings 0.2 --random-intros 0`: a fifth of the openings
-are the 520 sentences of the World English Bible's training split that name two people once each,
-the names replaced: "{A} did as {B} had spoken", "There was war between {A} and {B}"), with
-`--lead-ins 0.1 --lead-ins-from 0 --average-last 1000`, 4000 steps, 4301 s side by side: worse.
-Held-out templates and names 0.69 on the scorecard (0.72 on 600 other prompts), IO named first
-0.48, hand-written templates 0.60 (0.52 on 300 others; 0.56 and 0.57 on two more hand-written sets
-of 10 and 12 templates, against 0.64 and 0.59 for the committed weights), facts 21. The logit
-differences grew (6.0 against 4.4) while the win rate fell: confident, and back on "the name
-mentioned last". The circuit formed later again (trained templates 0.65 at step 2000, 0.85 at
-2500). `--lead-ins 0.1 --lead-ins-from 0` alone, stopped at step 2500, looked the same (0.63,
-0.77). Every kind of variety tried so far delays the circuit past what 4000 steps can repair.
-The same recipe run for 6000 steps with `--average-last 1500` (6081 s beside other jobs) is the
-first to lift the hand-written sets: 0.66 on the scorecard (0.633 on 300 others; 0.61 and 0.625 on
-the two other sets), at a cost on the grammar's held-out row: 0.85 (0.843 on 600), IO named first
-0.77, facts 27, induction 0.95, ablating three heads removes 124% of the logit difference. Its raw
-step-6000 weights read 0.93 on held-out templates and names and 0.82 on hand-written ones (60
-prompts) before averaging: a narrower window may keep more. Not committed (mixed; and 6000 steps
-exceed the two-hour budget on the slower machine above).
-`--gap-sentences P` puts, before a share P of the actions after a full stop, a sentence of the
-World English Bible that names no one (`ioi_grammar.gap_sentences`): the committed weights lose
-IOI when the names stand a sentence away from the action (trained templates with held-out names
-0.965, with one held-out sentence between 0.68, on 200 prompts; the scorecard's row for it reads
-0.75 against 0.87). J's recipe with `--gap-sentences 0.3 --steps 4000`, beside J's recipe, both
-stopped at step 2000 for lack of session time (same learning rate until then; 60 prompts): trained
-templates 0.68 against 0.70, held-out templates and names 0.57 against 0.52, hand-written 0.50
-against 0.53, facts 23 against 18. Unlike the other kinds of variety, the gap does not delay the
-circuit; whether it lifts the hand-written prompts needs a full run.
+How the gpt2-small recipe was found, with every run tried and its held-out scores:
+docs/standin-training-log.md.
 """
 
 from __future__ import annotations
