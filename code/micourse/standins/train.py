@@ -8,15 +8,12 @@ gpt2-small drifted apart by ~1e-6 within 400 steps and ended with held-out losse
 code/micourse/weights/NAME.safetensors (unless --out is given) with the metrics in its metadata;
 for gpt2-small also the held-out scorecard (`micourse.standins.scorecard`) of the saved weights.
 
-The recorded training times are upper bounds: the machine was shared with other jobs. On an idle
-core a gpt2-small step took about 0.8 s. Machines of the same kind differ: on another 2-core AMD
-EPYC (2026-11-27) a step took 1.6-1.9 s, a third of it in the kernel, because glibc handed each
-~130 MB tensor back to the kernel on free and page-faulted a fresh one on the next step; `main`
-therefore tells malloc to keep freed memory (`micourse.standins.allocator`), which brought the
-step there to 1.04 s alone and ~1.15 s beside a second run, with the same arithmetic.
+The recorded training times are upper bounds: the machine was shared with other jobs. `main`
+tells malloc to keep freed memory, which makes a step much faster on some machines without
+changing a result (why and by how much: `micourse.standins.allocator`).
 
-How the gpt2-small recipe was found, with every run tried and its held-out scores:
-docs/standin-training-log.md.
+How the gpt2-small recipe was found, with every run tried, its held-out scores and the training
+speed on each machine: docs/standin-training-log.md.
 """
 
 from __future__ import annotations
@@ -34,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from micourse.standins import metrics, synthetic
+from micourse.standins.allocator import keep_freed_memory
 from micourse.standins.name_pool import CENSUS_NAMES
 from micourse.standins.specs import STANDINS
 from micourse.standins.weights import WEIGHTS_DIR, save_standin
@@ -544,9 +542,7 @@ def main(argv: list[str] | None = None) -> None:
     # One thread keeps CPU kernels in a fixed order, so the weights are reproducible bit for bit.
     # (torch.use_deterministic_algorithms made a step 80x slower here.)
     torch.set_num_threads(threads)
-    from micourse.standins.allocator import keep_freed_memory
-
-    keep_freed_memory()  # ~1.6x faster steps on Linux; the same arithmetic
+    keep_freed_memory()  # faster steps with glibc; the same arithmetic
     steps = args.steps or default_steps
     given = (("seq_len", args.seq_len), ("lr", args.lr), ("texts", args.texts))
     given += (("random_verbs", args.random_verbs), ("random_intros", args.random_intros))
