@@ -286,6 +286,8 @@ def test_recipe_options_are_checked_before_the_data_are_built():
         T.train_gpt2(10, 0, gap_sentences=1.5)
     with pytest.raises(ValueError, match="gap_sentences"):
         T.train_gpt2(10, 0, gap_sentences=0.2, wide_shapes=0.1)
+    with pytest.raises(ValueError, match="fact_weight"):
+        T.train_gpt2(10, 0, fact_weight=0)
 
 
 def test_curriculum_switches_the_synthetic_rows_at_the_step():
@@ -323,6 +325,31 @@ def test_heldout_fact_phrasings_never_trained():
         assert row["prompt"] not in trained, row
     assert "The Eiffel Tower is in the city of" in {r["prompt"] for r in synthetic.heldout_fact_prompts()}
     assert "The Colosseum is in the city of" in {r["prompt"] for r in synthetic.heldout_fact_prompts()}
+
+
+def test_fact_weight_weighs_only_an_answer_after_its_subject():
+    """Recall ("... of France is Paris") gets the weight; "Paris is the capital of France" does not."""
+    import random
+
+    import torch
+
+    from micourse.standins import train as T
+
+    rng = random.Random(0)
+    pieces = [synthetic.fact_pieces(rng, 4.0) for _ in range(400)]
+    weighted = [p for p in pieces if len(p) == 2]
+    assert len(weighted) > 150 and all(p[1][1] == 4.0 and p[0][1] == 1.0 for p in weighted)
+    for p in weighted:
+        answer = p[1][0].split()[0].rstrip(".")
+        assert answer in {a for t in synthetic.FACTS.values() for a in t.values()}
+    unweighted = [p[0] for p in pieces if len(p) == 1]  # the answer before its subject
+    assert len(unweighted) > 50 and all(w == 1.0 for _, w in unweighted)
+    assert any(t.startswith("Everyone knows that") for t, _ in unweighted)
+    # same tokens as without the option, more weight where it says; and the default stream as before
+    plain, plain_w = T.synthetic_stream(600, 3)
+    heavy, heavy_w = T.synthetic_stream(600, 3, fact_weight=4.0)
+    assert torch.equal(plain, heavy) and torch.equal(plain_w[heavy_w != 4.0], heavy_w[heavy_w != 4.0])
+    assert (heavy_w == 4.0).sum() > 30 and not (plain_w == 4.0).any()
 
 
 # ---------------------------------------------------------------- gpt2-small: the scorecard's bars

@@ -338,10 +338,23 @@ def ioi_pieces(
 
 
 def fact_sentence(rng: random.Random) -> str:
+    return "".join(text for text, _ in fact_pieces(rng))
+
+
+def fact_pieces(rng: random.Random, fact_weight: float = 1.0) -> list[Piece]:
+    """A training fact sentence; where the answer follows its subject, the answer's first token weighs `fact_weight`.
+
+    Only an answer after its subject ("The capital city of France is Paris.") is recall, what the
+    held-out phrasings test; an answer before it ("Paris is the capital of France.") is left at 1.
+    """
     kind = rng.choices(("capital", "landmark", "language"), weights=(0.4, 0.4, 0.2))[0]
     subject = rng.choice(list(FACTS[kind]))
     template = rng.choice(_TRAIN_FACT_TEMPLATES[kind])
-    return template.format(X=_capital(subject), x=subject, y=FACTS[kind][subject])
+    fill = {"X": _capital(subject), "x": subject, "y": FACTS[kind][subject]}
+    head, found, tail = template.partition(" {y}")
+    if fact_weight == 1 or not found or not ("{x}" in head or "{X}" in head):
+        return [(template.format(**fill), 1.0)]
+    return [(head.format(**fill), 1.0), ((" {y}" + tail).format(**fill), fact_weight)]
 
 
 def heldout_fact_prompts() -> list[dict[str, str]]:
@@ -394,8 +407,12 @@ def synthetic_document(
     io_weight: float = 5.0,
     fillers: IOIFillers | None = None,
     ioi_names: tuple[str, ...] = IOI_NAMES,
+    fact_weight: float = 1.0,
 ) -> list[Piece]:
-    """A few sentences of one kind: IOI (45%), facts (15%), sentiment (15%), plain (15%), name lists (10%)."""
+    """A few sentences of one kind: IOI (45%), facts (15%), sentiment (15%), plain (15%), name lists (10%).
+
+    `fact_weight`: the loss weight on a fact's answer where it follows its subject (`fact_pieces`).
+    """
     r = rng.random()
     n = rng.randint(1, 3)
     if r < 0.45:
@@ -404,7 +421,12 @@ def synthetic_document(
             out += ([(" ", 1.0)] if i else []) + ioi_pieces(rng, io_weight, fillers, ioi_names)
         return _merge(out)
     if r < 0.60:
-        text = " ".join(fact_sentence(rng) for _ in range(n))
+        if fact_weight == 1:  # one piece, as before the option existed
+            return [(" ".join(fact_sentence(rng) for _ in range(n)), 1.0)]
+        out = []
+        for i in range(n):
+            out += ([(" ", 1.0)] if i else []) + fact_pieces(rng, fact_weight)
+        return _merge(out)
     elif r < 0.75:
         text = " ".join(sentiment_pair(rng) for _ in range(n))
     elif r < 0.90:

@@ -129,13 +129,14 @@ def synthetic_stream(
     io_weight: float = 5.0,
     fillers: synthetic.IOIFillers | None = None,
     ioi_names: tuple[str, ...] = synthetic.IOI_NAMES,
+    fact_weight: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids of `n_docs` synthetic documents (each after an end-of-text token) and per-token loss weights."""
     from micourse.tokenizer import gpt2_tokenizer
 
     rng = random.Random(seed)
     tok = gpt2_tokenizer()
-    docs = [synthetic.synthetic_document(rng, io_weight, fillers, ioi_names) for _ in range(n_docs)]
+    docs = [synthetic.synthetic_document(rng, io_weight, fillers, ioi_names, fact_weight) for _ in range(n_docs)]
     flat = [text for doc in docs for text, _ in doc]
     encoded = iter(tok.backend_tokenizer.encode_batch(flat))
     ids: list[int] = []
@@ -303,6 +304,7 @@ def train_gpt2(
     average_last: int = 0,
     text_openings: float = 0.0,
     gap_sentences: float = 0.0,
+    fact_weight: float = 1.0,
 ):
     from micourse.data import tokenize_text
     from micourse.standins import scorecard
@@ -316,6 +318,8 @@ def train_gpt2(
         raise ValueError(f"text_openings is a share of the openings the other options leave, not {text_openings}")
     if not 0 <= gap_sentences <= 1 or (gap_sentences and wide_shapes):
         raise ValueError(f"gap_sentences is a share in [0, 1], without wide_shapes, not {gap_sentences}")
+    if not fact_weight > 0:
+        raise ValueError(f"fact_weight is a positive loss weight, not {fact_weight}")
     if lead_ins and (wide_shapes or not random_fillers):
         raise ValueError("lead_ins needs the random fillers (random_verbs, ...) and no wide_shapes")
     if not 0 <= lead_ins_from < 1:
@@ -347,11 +351,13 @@ def train_gpt2(
     ioi_names = synthetic.IOI_NAMES + CENSUS_NAMES[:extra_names]
     if set(ioi_names) & set(synthetic.HELDOUT_NAMES):
         raise ValueError("held-out names must never occur in a training IOI sentence")
-    synth, synth_w = synthetic_stream(200_000, seed, io_weight, fillers, ioi_names)
+    synth, synth_w = synthetic_stream(200_000, seed, io_weight, fillers, ioi_names, fact_weight)
     late, lead_from = None, int(lead_ins_from * steps)
     if lead_ins:
         late_fillers = dataclasses.replace(fillers, p_lead=lead_ins)
-        late = LateStream(*synthetic_stream(200_000, seed + 1, io_weight, late_fillers, ioi_names), lead_from)
+        late = LateStream(
+            *synthetic_stream(200_000, seed + 1, io_weight, late_fillers, ioi_names, fact_weight), lead_from
+        )
         fillers = late_fillers
     print(f"IOI sentences: {_fillers_note(fillers, lead_from)}", flush=True)
     print(
@@ -419,7 +425,9 @@ def train_gpt2(
                 f"repeated span, 3 rows of text, 9 synthetic. Text: {' and '.join(TEXT_SOURCES[n] for n in names)}. "
                 "Synthetic: "
                 f"indirect-object sentences ({len(synthetic.IOI_TEMPLATES)} trained templates, {len(ioi_names)} "
-                f"names, loss weight {io_weight:g} on the indirect object; {_fillers_note(fillers, lead_from)}), facts, "
+                f"names, loss weight {io_weight:g} on the indirect object; {_fillers_note(fillers, lead_from)}), facts"
+                + (f" (loss weight {fact_weight:g} on an answer after its subject)" if fact_weight != 1 else "")
+                + ", "
                 "sentiment pairs, plain sentences and repeated name lists with every name"
                 + (
                     f". Final weights: the mean of the weights after each of the last {average_last} steps"
@@ -535,6 +543,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="gpt2-small: share of IOI actions after a full stop that follow a sentence naming no one",
     )
+    parser.add_argument(
+        "--fact-weight",
+        type=float,
+        default=None,
+        help="gpt2-small: loss weight on a fact's answer where it follows its subject (default 1)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     recipe, default_steps, default_threads = RECIPES[args.name]
@@ -550,7 +564,7 @@ def main(argv: list[str] | None = None) -> None:
     given += (("extra_names", args.extra_names), ("wide_shapes", args.wide_shapes))
     given += (("lead_ins", args.lead_ins), ("lead_ins_from", args.lead_ins_from))
     given += (("average_last", args.average_last), ("text_openings", args.text_openings))
-    given += (("gap_sentences", args.gap_sentences),)
+    given += (("gap_sentences", args.gap_sentences), ("fact_weight", args.fact_weight))
     extra = {k: v for k, v in given if v is not None}
     model, hist, seen, meta = recipe(steps, args.seed, **extra)
     meta.update(
