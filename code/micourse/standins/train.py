@@ -301,14 +301,16 @@ def train_gpt2(
     wide_shapes: float = 0.0,
     lead_ins: float = 0.0,
     lead_ins_from: float = 0.5,
-    average_last: int = 0,
+    average_last: int | None = None,
     text_openings: float = 0.0,
-    gap_sentences: float = 0.0,
-    fact_weight: float = 1.0,
+    gap_sentences: float = 0.3,
+    fact_weight: float = 3.0,
 ):
     from micourse.data import tokenize_text
     from micourse.standins import scorecard
 
+    if average_last is None:  # a 20th of the run (250 of the default 5000 steps; none in a short smoke run)
+        average_last = steps // 20
     if not 0 <= average_last <= steps:
         raise ValueError(f"average_last must be between 0 and the {steps} steps, not {average_last}")
     random_fillers = bool(
@@ -477,7 +479,7 @@ def _mask(ids: torch.Tensor, n: int) -> torch.Tensor:
 
 
 # name -> (recipe, steps, torch threads): the committed weights came from exactly these settings.
-RECIPES = {"attn-only-2l": (train_attn_only, 3000, 1), "gpt2-small": (train_gpt2, 4000, 1)}
+RECIPES = {"attn-only-2l": (train_attn_only, 3000, 1), "gpt2-small": (train_gpt2, 5000, 1)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -526,7 +528,10 @@ def main(argv: list[str] | None = None) -> None:
         "--lead-ins-from", type=float, default=None, help="gpt2-small: when --lead-ins starts, as a share of the steps"
     )
     parser.add_argument(
-        "--average-last", type=int, default=None, help="gpt2-small: final weights = mean over these last steps"
+        "--average-last",
+        type=int,
+        default=None,
+        help="gpt2-small: final weights = mean over these last steps (default: a 20th of the steps)",
     )
     parser.add_argument(
         "--texts", default=None, help=f"gpt2-small: plain texts, comma-separated, from {sorted(TEXT_SOURCES)}"
@@ -541,13 +546,13 @@ def main(argv: list[str] | None = None) -> None:
         "--gap-sentences",
         type=float,
         default=None,
-        help="gpt2-small: share of IOI actions after a full stop that follow a sentence naming no one",
+        help="gpt2-small: share of IOI actions after a full stop that follow a sentence naming no one (default 0.3)",
     )
     parser.add_argument(
         "--fact-weight",
         type=float,
         default=None,
-        help="gpt2-small: loss weight on a fact's answer where it follows its subject (default 1)",
+        help="gpt2-small: loss weight on a fact's answer where it follows its subject (default 3)",
     )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
