@@ -250,6 +250,23 @@ def test_gap_prompts_put_a_held_out_sentence_between_opening_and_action():
         assert p["io"] in before and p["s"] in before and after.startswith(p["s"]), p
 
 
+def test_lead_prompts_put_an_untrained_word_before_the_subject():
+    from micourse.standins import ioi_grammar as g
+    from micourse.standins import train as T
+
+    vocab = set(g.filler_vocabulary("\n\n".join(T._text(n, "train") for n in ("kjv", "web"))))
+    for lead in g.HELDOUT_LEADS:  # never an action's lead-in in training, fixed or random
+        assert lead not in g.ACTION_LEADS and lead.split()[0].lower() not in vocab, lead
+    prompts = scorecard.ioi_lead_prompt_set(30, seed=0)
+    assert prompts == scorecard.ioi_lead_prompt_set(30, seed=0)
+    for p in prompts:
+        before, sep, after = p["prompt"].rpartition(". ")
+        assert {p["io"], p["s"]} <= set(synthetic.HELDOUT_NAMES)
+        assert p["io"] in before and p["s"] in before, p
+        lead = next(x for x in g.HELDOUT_LEADS if after.startswith(x))
+        assert after[len(lead) :].lstrip(", ").startswith(p["s"]), p
+
+
 def test_ioi_fillers_reject_shares_that_cannot_be():
     with pytest.raises(ValueError, match="between 0 and 1"):
         synthetic.IOIFillers(("w",), p_action=1.5)

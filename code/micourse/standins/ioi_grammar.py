@@ -333,6 +333,11 @@ OPENING_LEADS = (
     "For an hour,",
 )
 ACTION_LEADS = ("Soon", "Eventually", "After that", "At last", "Next", "In time", "Then", "After an hour")
+# A test set only: words before the action's subject that the recipe never puts there (not in
+# ACTION_LEADS, and not among the random words that may stand there). Measured in session 14, the
+# stand-in committed in session 13 answered "Afterwards S gave a ring to" with S itself, confidently:
+# it had learned "the name that starts the action's sentence is the subject".
+HELDOUT_LEADS = ("Later", "Meanwhile", "Presently", "Tonight", "Shortly after", "Finally")
 
 
 def varied_opening(rng, words: Sequence[str], kinds: Sequence[int] | None = None) -> str:

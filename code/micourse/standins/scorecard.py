@@ -70,6 +70,26 @@ def ioi_gap_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
     return out
 
 
+def ioi_lead_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
+    """IOI prompts with a word before the subject of the action, held-out names.
+
+    A trained opening that ends a sentence, then a trained action that starts with one of
+    `ioi_grammar.HELDOUT_LEADS` ("Later, S gave a ring to"). A model that has learned "the name
+    that starts the action's sentence is the subject" rather than "the repeated name is the
+    subject" fails here: real text often puts a word there.
+    """
+    from micourse.standins.ioi_grammar import HELDOUT_LEADS, join
+
+    rng = random.Random(seed)
+    intros = [i for i in synthetic.IOI_INTROS if i.endswith(".")]
+    out = []
+    for _ in range(n):
+        lead = rng.choice(HELDOUT_LEADS) + rng.choice((", ", " "))
+        template = join(rng.choice(intros), lead + rng.choice(synthetic.IOI_ACTIONS))
+        out.append(synthetic.ioi_sentence(rng, (template,), synthetic.HELDOUT_NAMES))
+    return out
+
+
 @torch.no_grad()
 def ioi_diffs(model, prompts: list[dict[str, str]], fwd_hooks=()) -> Float[Tensor, " n"]:
     """logit(IO) - logit(S) at each prompt's last position; prompts of equal length run as one batch."""
@@ -235,6 +255,7 @@ def scorecard(
         "trained_templates_trained_names": ioi_prompt_set(n_ioi, seed + 13, False, False),
         "novel_templates_heldout_names": ioi_prompt_set(n_ioi, seed + 14, novel=True),
         "trained_templates_heldout_names_gap": ioi_gap_prompt_set(n_ioi, seed + 15),
+        "trained_templates_heldout_names_lead": ioi_lead_prompt_set(n_ioi, seed + 16),
     }
     card["ioi"], diffs = {}, {}
     for key, prompts in sets.items():
@@ -320,6 +341,14 @@ def scorecard_rows(card: dict[str, object]) -> list[dict[str, object]]:
             {
                 "measure": "IOI win rate, trained templates x held-out names, a sentence between opening and action",
                 "value": round(ioi["trained_templates_heldout_names_gap"]["win_rate"], 2),
+                "bar": "",
+            }
+        )
+    if "trained_templates_heldout_names_lead" in ioi:
+        rows.append(
+            {
+                "measure": 'IOI win rate, trained templates x held-out names, a word before the subject ("Later, S gave")',
+                "value": round(ioi["trained_templates_heldout_names_lead"]["win_rate"], 2),
                 "bar": "",
             }
         )
