@@ -466,3 +466,40 @@ def test_head_direct_effects_match_transformer_lens(gpt2):
 
 # The issue's bars, which the committed weights meet (see the stand-in page's scorecard).
 BARS = {"induction": 0.5, "repeat_ratio": 0.5, "ioi_win": 0.9, "ioi_diff": 1.0, "ablation_removed": 0.5, "facts": 10}
+
+
+def test_the_second_phase_continues_from_the_first_phases_file(monkeypatch, tmp_path):
+    """`main` trains gpt2-small in two phases: the second starts from the first's saved file, with
+    SECOND_PHASE's learning rate and lead-ins, and only the final file is left."""
+    from types import SimpleNamespace
+
+    from micourse.standins import train as T
+
+    calls, saved = [], []
+
+    def fake_recipe(steps, seed, **kw):
+        calls.append((steps, seed, kw))
+        hist = SimpleNamespace(seconds=1.0, evals=[{"ioi": 1}])
+        return SimpleNamespace(state_dict=dict), hist, torch.arange(3), {"data": "d", "tied": True}
+
+    def fake_save(state, cfg, path, seen, meta, tied):
+        saved.append(path)
+        path.write_bytes(b"x")
+
+    monkeypatch.setattr(T, "RECIPES", {**T.RECIPES, "gpt2-small": (fake_recipe, 5000, 1)})
+    monkeypatch.setattr(T, "save_standin", fake_save)
+    monkeypatch.setattr(T, "keep_freed_memory", lambda: None)
+    monkeypatch.setattr(T.torch, "set_num_threads", lambda n: None)
+    monkeypatch.setattr("micourse.standins.scorecard.record", lambda path: None)
+    out = tmp_path / "g.safetensors"
+    T.main(["gpt2-small", "--gap-sentences", "0.2", "--out", str(out)])
+    (s1, seed1, kw1), (s2, seed2, kw2) = calls
+    assert (s1, seed1, kw1) == (5000, 0, {"gap_sentences": 0.2})
+    ph = T.SECOND_PHASE
+    assert (s2, seed2) == (int(5000 * ph["share"]), ph["seed_offset"])
+    assert kw2["init_from"] == saved[0] and kw2["gap_sentences"] == 0.2 and kw2["lr"] == ph["lr"]
+    assert kw2["lead_ins"] == ph["lead_ins"] and kw2["average_last"] == 0
+    assert saved[1] == out and out.exists() and not saved[0].exists()
+    calls.clear()
+    T.main(["gpt2-small", "--steps", "10", "--out", str(out)])  # a smoke run: no second phase (8% of 10 steps)
+    assert len(calls) == 1
