@@ -267,6 +267,15 @@ def test_lead_prompts_put_an_untrained_word_before_the_subject():
         assert after[len(lead) :].lstrip(", ").startswith(p["s"]), p
 
 
+def test_start_prompts_begin_with_the_first_name():
+    prompts = scorecard.ioi_start_prompt_set(40, seed=0)
+    assert prompts == scorecard.ioi_start_prompt_set(40, seed=0)
+    assert {p["first"] == p["io"] for p in prompts} == {True, False}  # both name orders
+    for p in prompts:
+        assert {p["io"], p["s"]} <= set(synthetic.HELDOUT_NAMES)
+        assert p["prompt"].startswith(p["first"] + " "), p
+
+
 def test_ioi_fillers_reject_shares_that_cannot_be():
     with pytest.raises(ValueError, match="between 0 and 1"):
         synthetic.IOIFillers(("w",), p_action=1.5)
@@ -299,6 +308,8 @@ def test_recipe_options_are_checked_before_the_data_are_built():
         T.train_gpt2(10, 0, gap_sentences=0.2, wide_shapes=0.1)
     with pytest.raises(ValueError, match="fact_weight"):
         T.train_gpt2(10, 0, fact_weight=0)
+    with pytest.raises(ValueError, match="repeat_rows"):
+        T.train_gpt2(10, 0, repeat_rows=7)
 
 
 def test_curriculum_switches_the_synthetic_rows_at_the_step():

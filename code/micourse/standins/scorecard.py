@@ -90,6 +90,26 @@ def ioi_lead_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
     return out
 
 
+def ioi_start_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
+    """IOI prompts whose first name starts the text, held-out names: "Mary and John met at the
+    park. John gave a ring to".
+
+    A trained opening that starts with a name, then a trained action. A model that takes "a name
+    that starts a sentence" for the subject inhibits the first name as well as the repeated one, and
+    answers the second name whichever is the IO; people often start a prompt with a name.
+    """
+    rng = random.Random(seed)
+    intros = [i for i in synthetic.IOI_INTROS if i.startswith("{A}")]
+    from micourse.standins.ioi_grammar import join
+
+    return [
+        synthetic.ioi_sentence(
+            rng, (join(rng.choice(intros), rng.choice(synthetic.IOI_ACTIONS)),), synthetic.HELDOUT_NAMES
+        )
+        for _ in range(n)
+    ]
+
+
 @torch.no_grad()
 def ioi_diffs(model, prompts: list[dict[str, str]], fwd_hooks=()) -> Float[Tensor, " n"]:
     """logit(IO) - logit(S) at each prompt's last position; prompts of equal length run as one batch."""
@@ -243,7 +263,8 @@ def scorecard(
     """
     ind = metrics.induction_scores(model, seed=seed)
     prev = metrics.previous_token_scores(model, seed=seed)
-    first, repeat = metrics.repeated_halves_loss(model, seed=seed)
+    # 32 sequences: with 8, the ratio of the same weights swings by 0.08 from seed to seed
+    first, repeat = metrics.repeated_halves_loss(model, batch=32, seed=seed)
     card: dict[str, object] = {}
     card["induction_head"], card["induction_score"] = _argmax_head(ind)
     card["prev_token_head"], card["prev_token_score"] = _argmax_head(prev)
@@ -256,6 +277,7 @@ def scorecard(
         "novel_templates_heldout_names": ioi_prompt_set(n_ioi, seed + 14, novel=True),
         "trained_templates_heldout_names_gap": ioi_gap_prompt_set(n_ioi, seed + 15),
         "trained_templates_heldout_names_lead": ioi_lead_prompt_set(n_ioi, seed + 16),
+        "trained_templates_heldout_names_start": ioi_start_prompt_set(n_ioi, seed + 17),
     }
     card["ioi"], diffs = {}, {}
     for key, prompts in sets.items():
@@ -349,6 +371,14 @@ def scorecard_rows(card: dict[str, object]) -> list[dict[str, object]]:
             {
                 "measure": 'IOI win rate, trained templates x held-out names, a word before the subject ("Later, S gave")',
                 "value": round(ioi["trained_templates_heldout_names_lead"]["win_rate"], 2),
+                "bar": "",
+            }
+        )
+    if "trained_templates_heldout_names_start" in ioi:
+        rows.append(
+            {
+                "measure": 'IOI win rate, trained templates x held-out names, a name starts the text ("A and B met ...")',
+                "value": round(ioi["trained_templates_heldout_names_start"]["win_rate"], 2),
                 "bar": "",
             }
         )
