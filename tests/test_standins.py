@@ -167,6 +167,23 @@ def test_lead_ins_add_only_a_name_after_a_preposition_and_action_lead_ins():
     assert not any(re.match(r"The \w+ (?:" + names + ") and", t) for t in texts)  # no relative clauses (p_wide's)
 
 
+def test_random_lead_words_keep_the_test_sets_lead_ins_out():
+    import random
+
+    from micourse.standins import ioi_grammar as g
+
+    words = ("later", "meanwhile", "during", "frost", "lamp", "afterwards", "finally", "plough")
+    leads = [g.action_lead(random.Random(s), words, p_word=1.0) for s in range(300)]
+    used = {w.strip(", ").lower() for lead in leads for w in lead.split()}
+    assert used <= {"frost", "lamp", "plough"}
+    assert any(len(lead.split()) == 2 for lead in leads)  # one or two words
+    assert all(
+        lead.rstrip(", ") in g.ACTION_LEADS for lead in (g.action_lead(random.Random(s), words, 0.0) for s in range(50))
+    )
+    with pytest.raises(ValueError, match="lead_words"):
+        synthetic.IOIFillers(words, p_lead=0.3, lead_words=1.5)
+
+
 def test_text_openings_cut_real_sentences_naming_two_people():
     """`text_openings` keeps sentences that name two people once each, with no held-out word."""
     from micourse.standins import ioi_grammar as g
@@ -310,6 +327,37 @@ def test_recipe_options_are_checked_before_the_data_are_built():
         T.train_gpt2(10, 0, fact_weight=0)
     with pytest.raises(ValueError, match="repeat_rows"):
         T.train_gpt2(10, 0, repeat_rows=7)
+    with pytest.raises(ValueError, match="name_starts"):
+        T.train_gpt2(10, 0, name_starts=0.3)  # without lead_ins: there is no second stream to put them in
+    with pytest.raises(ValueError, match="name_starts"):
+        T.train_gpt2(10, 0, lead_ins=0.3, name_starts=1.5)
+
+
+def test_repeat_rows_trade_places_with_plain_text():
+    from micourse.standins import train as T
+
+    assert T.batch_mix() == T.MIX
+    assert T.batch_mix(5) == (5, T.MIX[1], T.MIX[2] - 2, T.MIX[3])
+    assert all(sum(T.batch_mix(r)) == sum(T.MIX) for r in range(1, 7))
+    with pytest.raises(ValueError, match="repeat_rows"):
+        T.batch_mix(0)
+
+
+def test_name_starts_put_a_name_first_and_change_nothing_when_off():
+    import random
+
+    from micourse.standins import synthetic
+
+    fillers = synthetic.IOIFillers(("walked", "stone", "river"), p_action=0.5)
+    off = [synthetic.synthetic_document(random.Random(s), 5.0, fillers) for s in range(40)]
+    zero = [synthetic.synthetic_document(random.Random(s), 5.0, fillers, name_starts=0.0) for s in range(40)]
+    assert off == zero  # no extra draws: recipes without the option stay bit-identical
+    for seed in range(50):
+        text = synthetic.ioi_pieces(random.Random(seed), 5.0, fillers, name_first=True)[0][0]
+        assert text.split()[0] in synthetic.IOI_NAMES, text  # no preamble, no "When": the first name
+        assert synthetic.name_list_copy(random.Random(seed), name_first=True).split(",")[0] in synthetic.NAMES
+    with pytest.raises(ValueError, match="name_first needs fillers"):
+        synthetic.ioi_pieces(random.Random(0), 5.0, None, name_first=True)
 
 
 def test_curriculum_switches_the_synthetic_rows_at_the_step():

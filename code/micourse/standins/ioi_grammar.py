@@ -381,9 +381,34 @@ def varied_opening(rng, words: Sequence[str], kinds: Sequence[int] | None = None
     return _cap(clause) + "."
 
 
-def action_lead(rng, words: Sequence[str]) -> str:
-    """A few words that may start the action's sentence: "Eventually, " or a random word ("Frost, ")."""
-    return rng.choice(ACTION_LEADS + (_cap(rng.choice(words)),)) + rng.choice((", ", " "))
+# words of the test sets' lead-ins (HELDOUT_LEADS, the hand-written templates'), never drawn as one
+_TEST_LEAD_WORDS = frozenset(
+    w.lower()
+    for lead in HELDOUT_LEADS + ("At the", "During the", "Next to", "Afterwards", "In the end")
+    for w in lead.split()
+)
+
+
+def _lead_word(rng, words: Sequence[str]) -> str:
+    w = rng.choice(words)
+    while w in _TEST_LEAD_WORDS:
+        w = rng.choice(words)
+    return w
+
+
+def action_lead(rng, words: Sequence[str], p_word: float | None = None) -> str:
+    """A few words that may start the action's sentence: "Eventually, " or a random word ("Frost, ").
+
+    `p_word`: the share of random words, one or two ("Frost stone "); None: one in nine, a single
+    word (as the recipe had before the option).
+    """
+    if p_word is None:
+        return rng.choice(ACTION_LEADS + (_cap(rng.choice(words)),)) + rng.choice((", ", " "))
+    if rng.random() < p_word:
+        lead = _cap(_lead_word(rng, words)) + (" " + _lead_word(rng, words) if rng.random() < 0.3 else "")
+    else:
+        lead = rng.choice(ACTION_LEADS)
+    return lead + rng.choice((", ", " "))
 
 
 # ---------------------------------------------------------------- openings cut from real sentences

@@ -12,12 +12,14 @@ from __future__ import annotations
 import functools
 import random
 from collections import defaultdict
+from collections.abc import Callable
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
 from micourse.standins import metrics, synthetic
+from micourse.standins.ioi_grammar import HELDOUT_LEADS, join
 
 
 def _head_name(layer: int, head: int) -> str:
@@ -50,6 +52,15 @@ def _heldout_gaps() -> tuple[str, ...]:
     return gap_sentences(web_text("heldout"))
 
 
+def _shaped_prompts(n: int, seed: int, template: Callable[[random.Random], str]) -> list[dict[str, str]]:
+    """`n` IOI prompts with held-out names, each from its own `template(rng)` drawn before its names."""
+    rng = random.Random(seed)
+    return [synthetic.ioi_sentence(rng, (template(rng),), synthetic.HELDOUT_NAMES) for _ in range(n)]
+
+
+_SENTENCE_INTROS = tuple(i for i in synthetic.IOI_INTROS if i.endswith("."))
+
+
 def ioi_gap_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
     """IOI prompts with a sentence between the opening and the action, held-out names.
 
@@ -58,16 +69,12 @@ def ioi_gap_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
     held-out-names row, it shows whether a model's IOI survives the names standing a sentence
     away from the action, as they often do in real text.
     """
-    from micourse.standins.ioi_grammar import join
-
-    rng = random.Random(seed)
-    intros = [i for i in synthetic.IOI_INTROS if i.endswith(".")]
     gaps = _heldout_gaps()
-    out = []
-    for _ in range(n):
-        template = join(rng.choice(intros) + " " + rng.choice(gaps), rng.choice(synthetic.IOI_ACTIONS))
-        out.append(synthetic.ioi_sentence(rng, (template,), synthetic.HELDOUT_NAMES))
-    return out
+    return _shaped_prompts(
+        n,
+        seed,
+        lambda rng: join(rng.choice(_SENTENCE_INTROS) + " " + rng.choice(gaps), rng.choice(synthetic.IOI_ACTIONS)),
+    )
 
 
 def ioi_lead_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
@@ -78,36 +85,26 @@ def ioi_lead_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
     that starts the action's sentence is the subject" rather than "the repeated name is the
     subject" fails here: real text often puts a word there.
     """
-    from micourse.standins.ioi_grammar import HELDOUT_LEADS, join
 
-    rng = random.Random(seed)
-    intros = [i for i in synthetic.IOI_INTROS if i.endswith(".")]
-    out = []
-    for _ in range(n):
+    def template(rng: random.Random) -> str:
         lead = rng.choice(HELDOUT_LEADS) + rng.choice((", ", " "))
-        template = join(rng.choice(intros), lead + rng.choice(synthetic.IOI_ACTIONS))
-        out.append(synthetic.ioi_sentence(rng, (template,), synthetic.HELDOUT_NAMES))
-    return out
+        return join(rng.choice(_SENTENCE_INTROS), lead + rng.choice(synthetic.IOI_ACTIONS))
+
+    return _shaped_prompts(n, seed, template)
 
 
 def ioi_start_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
     """IOI prompts whose first name starts the text, held-out names: "Mary and John met at the
     park. John gave a ring to".
 
-    A trained opening that starts with a name, then a trained action. A model that takes "a name
-    that starts a sentence" for the subject inhibits the first name as well as the repeated one, and
-    answers the second name whichever is the IO; people often start a prompt with a name.
+    A trained opening that starts with a name, then a trained action. At the start of a text the
+    name is GPT-2's unspaced token ("Mary", or two pieces), while the answer is the spaced " Mary":
+    a model that has only learned to copy a name from its spaced token fails when the IO comes
+    first, and answers the second name. People often start a prompt with a name.
     """
-    rng = random.Random(seed)
-    intros = [i for i in synthetic.IOI_INTROS if i.startswith("{A}")]
-    from micourse.standins.ioi_grammar import join
-
-    return [
-        synthetic.ioi_sentence(
-            rng, (join(rng.choice(intros), rng.choice(synthetic.IOI_ACTIONS)),), synthetic.HELDOUT_NAMES
-        )
-        for _ in range(n)
-    ]
+    return _shaped_prompts(
+        n, seed, lambda rng: join(rng.choice(synthetic.NAME_FIRST_INTROS), rng.choice(synthetic.IOI_ACTIONS))
+    )
 
 
 @torch.no_grad()
@@ -301,6 +298,24 @@ def scorecard(
     return card
 
 
+# (scorecard key, what the row measures) for the IOI sets beyond the four of the issue
+EXTRA_IOI_ROWS = (
+    ("novel_templates_heldout_names", "hand-written templates outside the grammar x held-out names"),
+    (
+        "trained_templates_heldout_names_gap",
+        "trained templates x held-out names, a sentence between opening and action",
+    ),
+    (
+        "trained_templates_heldout_names_lead",
+        'trained templates x held-out names, a word before the subject ("Later, S gave")',
+    ),
+    (
+        "trained_templates_heldout_names_start",
+        'trained templates x held-out names, a name starts the text ("A and B met ...")',
+    ),
+)
+
+
 def scorecard_rows(card: dict[str, object]) -> list[dict[str, object]]:
     """The scorecard as (measure, value, bar) rows for a page's table."""
     ioi = card["ioi"]
@@ -350,38 +365,9 @@ def scorecard_rows(card: dict[str, object]) -> list[dict[str, object]]:
         },
     ]
     # rows that scorecards recorded before these sets existed do not have
-    if "novel_templates_heldout_names" in ioi:
-        rows.append(
-            {
-                "measure": "IOI win rate, hand-written templates outside the grammar x held-out names",
-                "value": round(ioi["novel_templates_heldout_names"]["win_rate"], 2),
-                "bar": "",
-            }
-        )
-    if "trained_templates_heldout_names_gap" in ioi:
-        rows.append(
-            {
-                "measure": "IOI win rate, trained templates x held-out names, a sentence between opening and action",
-                "value": round(ioi["trained_templates_heldout_names_gap"]["win_rate"], 2),
-                "bar": "",
-            }
-        )
-    if "trained_templates_heldout_names_lead" in ioi:
-        rows.append(
-            {
-                "measure": 'IOI win rate, trained templates x held-out names, a word before the subject ("Later, S gave")',
-                "value": round(ioi["trained_templates_heldout_names_lead"]["win_rate"], 2),
-                "bar": "",
-            }
-        )
-    if "trained_templates_heldout_names_start" in ioi:
-        rows.append(
-            {
-                "measure": 'IOI win rate, trained templates x held-out names, a name starts the text ("A and B met ...")',
-                "value": round(ioi["trained_templates_heldout_names_start"]["win_rate"], 2),
-                "bar": "",
-            }
-        )
+    for key, label in EXTRA_IOI_ROWS:
+        if key in ioi:
+            rows.append({"measure": f"IOI win rate, {label}", "value": round(ioi[key]["win_rate"], 2), "bar": ""})
     if order := card.get("ioi_name_order"):
         rows.append(
             {

@@ -62,6 +62,7 @@ OBJECTS = "drink book ball bone kiss ring letter gift pen key bag snack cake hat
 # An IOI sentence = intro (introduces {A} and {B}) + action ({S} acts, the answer {IO} ends the prompt):
 # the grammar and what it holds out live in `ioi_grammar`.
 IOI_INTROS, IOI_ACTIONS = ioi_grammar.INTROS, ioi_grammar.ACTIONS
+NAME_FIRST_INTROS = tuple(i for i in IOI_INTROS if i.startswith("{A}"))  # "{A} and {B} met at the {place}."
 IOI_HELDOUT_INTROS, IOI_HELDOUT_ACTIONS = ioi_grammar.HELDOUT_INTROS, ioi_grammar.HELDOUT_ACTIONS
 IOI_TEMPLATES = ioi_grammar.TRAIN_TEMPLATES  # a lazy sequence of every intro + action
 IOI_HELDOUT_TEMPLATES = tuple(ioi_grammar.HELDOUT_TEMPLATES)
@@ -236,6 +237,8 @@ class IOIFillers:
       object slots hold random words;
     - `p_lead` (without `p_wide`): the opening puts the second name after a preposition ("{A} <w> to
       {B}"), and as large a share of the actions after a full stop start with a lead-in ("Then {S} ...");
+    - `lead_words`: the share of those lead-ins that are one or two random words (None: one in nine,
+      `ioi_grammar.action_lead`);
     - `p_text`: the opening is one of `openings`, real sentences with the two names as {A} and {B}
       (`ioi_grammar.text_openings`);
     - `p_gap` (without `p_wide`): after an opening that ends a sentence, one of `gaps` (a real sentence
@@ -256,6 +259,7 @@ class IOIFillers:
     openings: tuple[str, ...] = ()
     p_gap: float = 0.0
     gaps: tuple[str, ...] = ()
+    lead_words: float | None = None
 
     def __post_init__(self) -> None:
         shares = {k: v for k, v in vars(self).items() if k.startswith("p_")}
@@ -270,6 +274,8 @@ class IOIFillers:
             raise ValueError("p_text needs openings to draw from (ioi_grammar.text_openings)")
         if self.p_wide and self.p_lead:
             raise ValueError("p_wide already adds lead-ins; give p_lead only without it")
+        if self.lead_words is not None and not 0 <= self.lead_words <= 1:
+            raise ValueError(f"lead_words is a share in [0, 1], not {self.lead_words}")
         if self.p_gap and not self.gaps:
             raise ValueError("p_gap needs sentences to draw from (ioi_grammar.gap_sentences)")
         if self.p_gap and self.p_wide:
@@ -281,11 +287,14 @@ def ioi_pieces(
     io_weight: float,
     fillers: IOIFillers | None = None,
     names: tuple[str, ...] = IOI_NAMES,
+    name_first: bool = False,
 ) -> list[Piece]:
     """A training IOI sentence, sometimes after a preamble (so names move), with the IO up-weighted.
 
     `fillers`: how far the sentence strays from the grammar (`IOIFillers`; None: the grammar only).
     `names`: the names to draw from (never `HELDOUT_NAMES`: the recipe checks).
+    `name_first`: the sentence starts with the first name, with no preamble (at a document's start
+    the name is then its unspaced token, "Mary", while the answer is " Mary").
     """
     if fillers is not None and fillers.words:
         f = fillers
@@ -312,6 +321,8 @@ def ioi_pieces(
             intro = ioi_grammar.varied_opening(rng, words, kinds=(0,))
         else:
             intro = rng.choice(IOI_INTROS)
+        if name_first:
+            intro = rng.choice(NAME_FIRST_INTROS)
         action = ioi_grammar.random_action(rng, words) if rng.random() < p_action else rng.choice(IOI_ACTIONS)
         # random words in the name slots: the circuit must work for any token, not for the trained names only
         pool = words if p_names and rng.random() < p_names else names
@@ -323,14 +334,16 @@ def ioi_pieces(
                 if rng.random() < 1 / 3:
                     template = template.replace(slot, rng.choice(words))
         elif p_lead and intro.endswith(".") and rng.random() < p_lead:
-            template = intro + " " + ioi_grammar.action_lead(rng, words) + action
+            template = intro + " " + ioi_grammar.action_lead(rng, words, f.lead_words) + action
         if f.p_gap and intro.endswith(".") and rng.random() < f.p_gap:  # (no draws without it)
             template = intro + " " + rng.choice(f.gaps) + template[len(intro) :]
         s = ioi_sentence(rng, (template,), pool)
     else:
+        if name_first:
+            raise ValueError("name_first needs fillers (the grammar's openings are drawn there)")
         s = ioi_sentence(rng, names=names)
     pieces: list[Piece] = []
-    if rng.random() < 0.4:
+    if rng.random() < 0.4 and not name_first:
         pieces.append((rng.choice(PREAMBLES) + " ", 1.0))
     rest = s["text"][len(s["prompt"]) + 1 + len(s["io"]) :]
     pieces += [(s["prompt"], 1.0), (" " + s["io"], io_weight), (rest, 1.0)]
@@ -395,10 +408,16 @@ def plain_sentence(rng: random.Random) -> str:
     )
 
 
-def name_list_copy(rng: random.Random) -> str:
-    """A list of names, repeated: copying from context, with every name (held-out ones too)."""
+def name_list_copy(rng: random.Random, name_first: bool = False) -> str:
+    """A list of names, repeated: copying from context, with every name (held-out ones too).
+
+    `name_first`: the list starts the text, so a name is copied from its unspaced token ("Mary")
+    to its spaced one (" Mary"), as when a prompt starts with a name.
+    """
     names = rng.sample(NAMES, rng.randint(3, 7))
     listed = ", ".join(names[:-1]) + " and " + names[-1]
+    if name_first:
+        return f"{listed} were the guests. Again, the guests were {listed}."
     return f"The guests were {listed}. Again, the guests were {listed}."
 
 
@@ -408,17 +427,21 @@ def synthetic_document(
     fillers: IOIFillers | None = None,
     ioi_names: tuple[str, ...] = IOI_NAMES,
     fact_weight: float = 1.0,
+    name_starts: float = 0.0,
 ) -> list[Piece]:
     """A few sentences of one kind: IOI (45%), facts (15%), sentiment (15%), plain (15%), name lists (10%).
 
     `fact_weight`: the loss weight on a fact's answer where it follows its subject (`fact_pieces`).
+    `name_starts`: the share of IOI documents and name lists that start with a name (`name_first`).
     """
     r = rng.random()
     n = rng.randint(1, 3)
+    # (no draw without it: recipes without it stay bit-identical)
+    first = bool(name_starts) and (r < 0.45 or r >= 0.90) and rng.random() < name_starts
     if r < 0.45:
         out: list[Piece] = []
         for i in range(n):
-            out += ([(" ", 1.0)] if i else []) + ioi_pieces(rng, io_weight, fillers, ioi_names)
+            out += ([(" ", 1.0)] if i else []) + ioi_pieces(rng, io_weight, fillers, ioi_names, first and not i)
         return _merge(out)
     if r < 0.60:
         if fact_weight == 1:  # one piece, as before the option existed
@@ -432,7 +455,7 @@ def synthetic_document(
     elif r < 0.90:
         text = " ".join(plain_sentence(rng) for _ in range(n + 1))
     else:
-        text = name_list_copy(rng)
+        text = name_list_copy(rng, first)
     return [(text, 1.0)]
 
 

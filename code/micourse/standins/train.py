@@ -130,13 +130,17 @@ def synthetic_stream(
     fillers: synthetic.IOIFillers | None = None,
     ioi_names: tuple[str, ...] = synthetic.IOI_NAMES,
     fact_weight: float = 1.0,
+    name_starts: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids of `n_docs` synthetic documents (each after an end-of-text token) and per-token loss weights."""
     from micourse.tokenizer import gpt2_tokenizer
 
     rng = random.Random(seed)
     tok = gpt2_tokenizer()
-    docs = [synthetic.synthetic_document(rng, io_weight, fillers, ioi_names, fact_weight) for _ in range(n_docs)]
+    docs = [
+        synthetic.synthetic_document(rng, io_weight, fillers, ioi_names, fact_weight, name_starts)
+        for _ in range(n_docs)
+    ]
     flat = [text for doc in docs for text, _ in doc]
     encoded = iter(tok.backend_tokenizer.encode_batch(flat))
     ids: list[int] = []
@@ -185,6 +189,13 @@ def _random_repeats(pool: torch.Tensor, n: int, seq_len: int, g: torch.Generator
 
 # rows of each kind in a batch of 16: (random repeats, KJV with a repeated span, KJV, synthetic)
 MIX = (3, 1, 3, 9)
+
+
+def batch_mix(repeat_rows: int = MIX[0]) -> tuple[int, int, int, int]:
+    """`MIX` with `repeat_rows` rows of repeated random tokens, traded with the plain-text rows (16 a batch)."""
+    if not 0 < repeat_rows <= MIX[0] + MIX[2]:
+        raise ValueError(f"repeat_rows trades rows with the plain text: 1 to {MIX[0] + MIX[2]}, not {repeat_rows}")
+    return (repeat_rows, MIX[1], MIX[0] + MIX[2] - repeat_rows, MIX[3])
 
 
 class LateStream(NamedTuple):
@@ -306,6 +317,8 @@ def train_gpt2(
     text_openings: float = 0.0,
     gap_sentences: float = 0.3,
     fact_weight: float = 3.0,
+    name_starts: float = 0.0,
+    lead_words: float | None = None,
     init_from: Path | None = None,
 ):
     """The gpt2-small stand-in's recipe (one phase; `run_recipe` runs both). `init_from`: continue
@@ -329,8 +342,9 @@ def train_gpt2(
         raise ValueError(f"fact_weight is a positive loss weight, not {fact_weight}")
     if lead_ins and (wide_shapes or not random_fillers):
         raise ValueError("lead_ins needs the random fillers (random_verbs, ...) and no wide_shapes")
-    if not 0 < repeat_rows <= MIX[0] + MIX[2]:
-        raise ValueError(f"repeat_rows trades rows with the plain text: 1 to {MIX[0] + MIX[2]}, not {repeat_rows}")
+    batch_mix(repeat_rows)  # (checks it)
+    if not 0 <= name_starts <= 1 or (name_starts and not lead_ins):
+        raise ValueError(f"name_starts is a share in [0, 1] of the lead-in stream (needs lead_ins), not {name_starts}")
     if not 0 <= lead_ins_from < 1:
         raise ValueError(f"lead_ins_from is a share of the steps, in [0, 1), not {lead_ins_from}")
     t0 = time.perf_counter()
@@ -363,9 +377,10 @@ def train_gpt2(
     synth, synth_w = synthetic_stream(200_000, seed, io_weight, fillers, ioi_names, fact_weight)
     late, lead_from = None, int(lead_ins_from * steps)
     if lead_ins:
-        late_fillers = dataclasses.replace(fillers, p_lead=lead_ins)
+        late_fillers = dataclasses.replace(fillers, p_lead=lead_ins, lead_words=lead_words)
         late = LateStream(
-            *synthetic_stream(200_000, seed + 1, io_weight, late_fillers, ioi_names, fact_weight), lead_from
+            *synthetic_stream(200_000, seed + 1, io_weight, late_fillers, ioi_names, fact_weight, name_starts),
+            lead_from,
         )
         fillers = late_fillers
     print(f"IOI sentences: {_fillers_note(fillers, lead_from)}", flush=True)
@@ -417,8 +432,7 @@ def train_gpt2(
             print(f"step {step + 1:5d}  loss {loss:.3f}  {extra}  ({time.perf_counter() - t0:.0f}s)", flush=True)
 
     loss_fn = WeightedTiedLoss(seen, model.cfg.d_vocab, tied=True)
-    mix = (repeat_rows, MIX[1], MIX[0] + MIX[2] - repeat_rows, MIX[3])  # 16 rows a batch whatever the split
-    batches = gpt2_batches(kjv, synth, synth_w, pool, seq_len, seed, mix=mix, late=late)
+    batches = gpt2_batches(kjv, synth, synth_w, pool, seq_len, seed, mix=batch_mix(repeat_rows), late=late)
     hist = train(model, batches, cfg, loss_fn=loss_fn, evaluate=evaluate, on_step=log)
     if average_last:  # the mean of the last weights: steadier than any one step's (the held-out score swings)
         n = min(average_last, len(hist.steps))
@@ -495,6 +509,11 @@ def _phase_note(ph: dict) -> str:
         note += (
             f"; {ph['repeat_rows']} rows of repeated random tokens in each batch of 16 instead of {MIX[0]} "
             f"(and {MIX[0] + MIX[2] - ph['repeat_rows']} of plain text instead of {MIX[2]})"
+        )
+    if ph.get("name_starts"):
+        note += (
+            f"; {ph['name_starts']:.0%} of the IOI documents and name lists start with a name "
+            "(its unspaced token, copied later as the spaced one)"
         )
     return note
 
@@ -601,19 +620,30 @@ def main(argv: list[str] | None = None) -> None:
         help="gpt2-small: loss weight on a fact's answer where it follows its subject (default 3)",
     )
     parser.add_argument(
+        "--repeat-rows",
+        type=int,
+        default=None,
+        help=f"gpt2-small: rows of repeated random tokens in a batch of 16, in place of plain text (default {MIX[0]})",
+    )
+    parser.add_argument(
+        "--name-starts",
+        type=float,
+        default=None,
+        help="gpt2-small: share of IOI documents and name lists that start with a name (needs --lead-ins)",
+    )
+    parser.add_argument(
         "--no-second-phase",
         action="store_true",
         help="gpt2-small: stop after the first phase (the second: SECOND_PHASE, 8%% more steps with lead-ins)",
     )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    _, default_steps, default_threads = RECIPES[args.name]
+    _, _, default_threads = RECIPES[args.name]
     threads = args.threads or default_threads
     # One thread keeps CPU kernels in a fixed order, so the weights are reproducible bit for bit.
     # (torch.use_deterministic_algorithms made a step 80x slower here.)
     torch.set_num_threads(threads)
     keep_freed_memory()  # faster steps with glibc; the same arithmetic
-    steps = args.steps or default_steps
     given = (("seq_len", args.seq_len), ("lr", args.lr), ("texts", args.texts))
     given += (("random_verbs", args.random_verbs), ("random_intros", args.random_intros))
     given += (("random_openings", args.random_openings), ("random_names", args.random_names))
@@ -621,9 +651,10 @@ def main(argv: list[str] | None = None) -> None:
     given += (("lead_ins", args.lead_ins), ("lead_ins_from", args.lead_ins_from))
     given += (("average_last", args.average_last), ("text_openings", args.text_openings))
     given += (("gap_sentences", args.gap_sentences), ("fact_weight", args.fact_weight))
+    given += (("repeat_rows", args.repeat_rows), ("name_starts", args.name_starts))
     extra = {k: v for k, v in given if v is not None}
     out = args.out or WEIGHTS_DIR / STANDINS[args.name].weights_file
-    meta = run_recipe(args.name, out, steps, args.seed, second_phase=not args.no_second_phase, **extra)
+    meta = run_recipe(args.name, out, args.steps, args.seed, second_phase=not args.no_second_phase, **extra)
     print(
         f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) after {meta['train_seconds']:.0f}s: "
         f"{json.dumps(meta['final_eval'])}"
