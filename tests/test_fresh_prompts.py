@@ -6,12 +6,14 @@ where no prediction is read from it: list it in ALLOWED with the reason.
 """
 
 import ast
+import random
 import re
 from pathlib import Path
 
 import pytest
 
 from micourse.standins.phrasings import trained_phrasing
+from micourse.standins.synthetic import name_list_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.S | re.M)
@@ -89,6 +91,11 @@ def test_matcher_on_known_cases():
     assert trained_phrasing("It was a sunny day. When Mary and John went to the store,").startswith("indirect")
     assert trained_phrasing("And God said, Let there be light:").startswith("King James")
     assert trained_phrasing("Hello world, how are you today?") is None
+    for seed in range(5):  # both shapes of the name lists, the second phase's (a name first) too
+        for first in (False, True):
+            text = name_list_copy(random.Random(seed), name_first=first)
+            head = text.split(". Again")[0]
+            assert trained_phrasing(text) == trained_phrasing(head) == "repeated name list", text
     with pytest.raises(TypeError, match="string"):
         trained_phrasing(["The capital of France is"])
 

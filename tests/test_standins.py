@@ -510,6 +510,16 @@ def test_scorecard_runs_on_any_transformer_lens_model():
     assert cheap["ioi_ablation"]["heads_tried"] == 1 and card["ioi_ablation"]["heads_tried"] == 2
 
 
+def test_top1_is_the_argmax_and_implies_a_win(gpt2):
+    """`ioi_top1` marks exactly the prompts whose top token is the IO, and each of those is a win."""
+    prompts = scorecard.ioi_prompt_set(30, seed=21, heldout_names=False)
+    top1, diffs = scorecard.ioi_top1(gpt2, prompts), scorecard.ioi_diffs(gpt2, prompts)
+    for p, hit in zip(prompts, top1.tolist()):
+        argmax = gpt2(gpt2.to_tokens(p["prompt"]))[0, -1].argmax().item()
+        assert hit == float(argmax == gpt2.to_single_token(" " + p["io"]))
+    assert top1.sum() > 0 and (diffs[top1 == 1] > 0).all()
+
+
 def test_head_direct_effects_match_transformer_lens(gpt2):
     """Each head's direct effect on logit(IO) - logit(S) equals TransformerLens's own attribution."""
     prompt = scorecard.ioi_prompt_set(1, seed=4)

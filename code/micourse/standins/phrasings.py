@@ -83,7 +83,10 @@ def _sentences() -> dict[str, set[str]]:
         "fact sentence": [t for ts in s._TRAIN_FACT_TEMPLATES.values() for t in ts],
         "sentiment pair": [f + " " + g for f in firsts for g in s.FOLLOW],
         "plain sentence about a person": list(s.PLAIN),
-        "repeated name list": ["The guests were {L}. Again, the guests were {L}."],
+        "repeated name list": [
+            "The guests were {L}. Again, the guests were {L}.",
+            "{L} were the guests. Again, the guests were {L}.",  # the second phase's name_starts
+        ],
     }
     return {kind: set().union(*(_prefixes(t) for t in ts)) for kind, ts in kinds.items()}
 

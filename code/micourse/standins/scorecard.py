@@ -110,18 +110,33 @@ def ioi_start_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
 @torch.no_grad()
 def ioi_diffs(model, prompts: list[dict[str, str]], fwd_hooks=()) -> Float[Tensor, " n"]:
     """logit(IO) - logit(S) at each prompt's last position; prompts of equal length run as one batch."""
+    return _ioi_last_logits(model, prompts, fwd_hooks)[0]
+
+
+@torch.no_grad()
+def ioi_top1(model, prompts: list[dict[str, str]]) -> Float[Tensor, " n"]:
+    """1.0 where the IO is the model's top prediction of all tokens, else 0.0.
+
+    Stricter than the logit difference: a model that only pushes S down (and predicts some other
+    name) wins on logit(IO) > logit(S) but says the wrong name when asked to continue the text.
+    """
+    return _ioi_last_logits(model, prompts, ())[1]
+
+
+def _ioi_last_logits(model, prompts, fwd_hooks) -> tuple[Float[Tensor, " n"], Float[Tensor, " n"]]:
     groups: dict[int, list[int]] = defaultdict(list)
     tokens = [model.to_tokens(p["prompt"])[0] for p in prompts]
     for i, t in enumerate(tokens):
         groups[len(t)].append(i)
-    out = torch.empty(len(prompts))
+    diff, top1 = torch.empty(len(prompts)), torch.empty(len(prompts))
     for idx in groups.values():
         logits = model.run_with_hooks(torch.stack([tokens[i] for i in idx]), fwd_hooks=list(fwd_hooks))[:, -1]
         io = torch.tensor([model.to_single_token(" " + prompts[i]["io"]) for i in idx])
         s = torch.tensor([model.to_single_token(" " + prompts[i]["s"]) for i in idx])
         rows = torch.arange(len(idx))
-        out[idx] = logits[rows, io] - logits[rows, s]
-    return out
+        diff[idx] = logits[rows, io] - logits[rows, s]
+        top1[idx] = (logits.argmax(-1) == io).float()
+    return diff, top1
 
 
 @torch.no_grad()
@@ -278,8 +293,13 @@ def scorecard(
     }
     card["ioi"], diffs = {}, {}
     for key, prompts in sets.items():
-        d = diffs[key] = ioi_diffs(model, prompts)
-        card["ioi"][key] = {"win_rate": (d > 0).float().mean().item(), "mean_logit_diff": d.mean().item()}
+        d, top1 = _ioi_last_logits(model, prompts, ())
+        diffs[key] = d
+        card["ioi"][key] = {
+            "win_rate": (d > 0).float().mean().item(),
+            "mean_logit_diff": d.mean().item(),
+            "top1_rate": top1.mean().item(),
+        }
     # Where a small model falls back on position ("the name mentioned last"), IO-first prompts fail.
     held, d = sets["heldout_templates_heldout_names"], diffs["heldout_templates_heldout_names"]
     io_first = torch.tensor([p["first"] == p["io"] for p in held])
@@ -364,6 +384,15 @@ def scorecard_rows(card: dict[str, object]) -> list[dict[str, object]]:
             "bar": "",
         },
     ]
+    if "top1_rate" in hh:  # the copying of names: held-out names against trained ones
+        ht = ioi["heldout_templates_trained_names"]
+        rows.append(
+            {
+                "measure": "IOI: the IO is the top prediction of all tokens, held-out templates x held-out / trained names",
+                "value": f"{hh['top1_rate']:.2f} / {ht['top1_rate']:.2f}",
+                "bar": "",
+            }
+        )
     # rows that scorecards recorded before these sets existed do not have
     for key, label in EXTRA_IOI_ROWS:
         if key in ioi:

@@ -535,7 +535,9 @@ RECIPES = {"attn-only-2l": (train_attn_only, 3000, 1), "gpt2-small": (train_gpt2
 # keep the held-out row (0.942 -> 0.933 on 600 prompts). Session 15: that phase had raised the
 # repeated half's loss (ratio 0.417 -> 0.480 on 64 sequences, over the bar on 3 of 8 seeds); two more
 # rows of repeated random tokens a batch, instead of plain text, keep it at 0.429 and the held-out
-# IOI at 0.945: docs/standin-training-log.md.
+# IOI at 0.945. Session 16: 30% of its IOI documents and name lists start with a name, whose token
+# there has no leading space ("Mary", later " Mary"): prompts that start with a name (and held-out
+# names in general) are copied more often: docs/standin-training-log.md.
 SECOND_PHASE = {
     "share": 0.08,
     "lr": 2e-4,
@@ -543,6 +545,7 @@ SECOND_PHASE = {
     "lead_ins_from": 0.0,
     "average_last": 0,
     "repeat_rows": 5,
+    "name_starts": 0.3,
     "seed_offset": 1,
 }
 
