@@ -572,3 +572,20 @@ def test_the_second_phase_continues_from_the_first_phases_file(monkeypatch, tmp_
     calls.clear()
     T.main(["gpt2-small", "--steps", "10", "--out", str(out)])  # a smoke run: no second phase (8% of 10 steps)
     assert len(calls) == 1
+    calls.clear()
+    T.main(
+        [
+            "gpt2-small",
+            "--steps",
+            "10",
+            "--repeat-rows",
+            "4",
+            "--name-starts",
+            "0.2",
+            "--lead-words",
+            "0.5",
+            "--out",
+            str(out),
+        ]
+    )
+    assert calls[0][2] == {"repeat_rows": 4, "name_starts": 0.2, "lead_words": 0.5}

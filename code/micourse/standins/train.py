@@ -635,6 +635,12 @@ def main(argv: list[str] | None = None) -> None:
         help="gpt2-small: share of IOI documents and name lists that start with a name (needs --lead-ins)",
     )
     parser.add_argument(
+        "--lead-words",
+        type=float,
+        default=None,
+        help="gpt2-small: share of the --lead-ins that are one or two random words (default: one in nine, one word)",
+    )
+    parser.add_argument(
         "--no-second-phase",
         action="store_true",
         help="gpt2-small: stop after the first phase (the second: SECOND_PHASE, 8%% more steps with lead-ins)",
@@ -655,6 +661,7 @@ def main(argv: list[str] | None = None) -> None:
     given += (("average_last", args.average_last), ("text_openings", args.text_openings))
     given += (("gap_sentences", args.gap_sentences), ("fact_weight", args.fact_weight))
     given += (("repeat_rows", args.repeat_rows), ("name_starts", args.name_starts))
+    given += (("lead_words", args.lead_words),)
     extra = {k: v for k, v in given if v is not None}
     out = args.out or WEIGHTS_DIR / STANDINS[args.name].weights_file
     meta = run_recipe(args.name, out, args.steps, args.seed, second_phase=not args.no_second_phase, **extra)
