@@ -342,7 +342,7 @@ def train_gpt2(
         raise ValueError(f"fact_weight is a positive loss weight, not {fact_weight}")
     if lead_ins and (wide_shapes or not random_fillers):
         raise ValueError("lead_ins needs the random fillers (random_verbs, ...) and no wide_shapes")
-    batch_mix(repeat_rows)  # (checks it)
+    mix = batch_mix(repeat_rows)  # (checks it)
     if not 0 <= name_starts <= 1 or (name_starts and not lead_ins):
         raise ValueError(f"name_starts is a share in [0, 1] of the lead-in stream (needs lead_ins), not {name_starts}")
     if not 0 <= lead_ins_from < 1:
@@ -432,7 +432,7 @@ def train_gpt2(
             print(f"step {step + 1:5d}  loss {loss:.3f}  {extra}  ({time.perf_counter() - t0:.0f}s)", flush=True)
 
     loss_fn = WeightedTiedLoss(seen, model.cfg.d_vocab, tied=True)
-    batches = gpt2_batches(kjv, synth, synth_w, pool, seq_len, seed, mix=batch_mix(repeat_rows), late=late)
+    batches = gpt2_batches(kjv, synth, synth_w, pool, seq_len, seed, mix=mix, late=late)
     hist = train(model, batches, cfg, loss_fn=loss_fn, evaluate=evaluate, on_step=log)
     if average_last:  # the mean of the last weights: steadier than any one step's (the held-out score swings)
         n = min(average_last, len(hist.steps))
@@ -506,9 +506,10 @@ def _lead_note(share: float) -> str:
 def _phase_note(ph: dict) -> str:
     note = f"a fresh optimizer, learning rate {ph['lr']:g}; {_lead_note(ph['lead_ins'])}"
     if ph.get("repeat_rows", MIX[0]) != MIX[0]:
+        mix = batch_mix(ph["repeat_rows"])
         note += (
-            f"; {ph['repeat_rows']} rows of repeated random tokens in each batch of 16 instead of {MIX[0]} "
-            f"(and {MIX[0] + MIX[2] - ph['repeat_rows']} of plain text instead of {MIX[2]})"
+            f"; {mix[0]} rows of repeated random tokens in each batch of 16 instead of {MIX[0]} "
+            f"(and {mix[2]} of plain text instead of {MIX[2]})"
         )
     if ph.get("name_starts"):
         note += (
