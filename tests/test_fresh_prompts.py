@@ -100,6 +100,17 @@ def test_matcher_on_known_cases():
         trained_phrasing(["The capital of France is"])
 
 
+def test_matcher_knows_the_real_openings_of_the_second_phase():
+    """The second phase trains on real sentences naming two people (`text_openings`): those are training text."""
+    from micourse.data import web_text
+    from micourse.standins.ioi_grammar import text_openings
+
+    for opening in text_openings(web_text("train"))[:40:7]:
+        text = opening.replace("{A}", "Mary").replace("{B}", "John")
+        assert trained_phrasing(text) == "indirect-object (IOI) sentence", text
+        assert trained_phrasing(text + " John gave a drink to") == "indirect-object (IOI) sentence", text
+
+
 def test_scorecard_prompts_are_all_fresh():
     """The scorecard's held-out data really is held out: the matcher finds none of it in training."""
     from micourse.standins import metrics, scorecard, synthetic
@@ -109,6 +120,7 @@ def test_scorecard_prompts_are_all_fresh():
     prompts += [p["prompt"] for p in scorecard.ioi_prompt_set(200, seed=0)]
     prompts += [p["prompt"] for p in scorecard.ioi_prompt_set(200, seed=1, heldout_names=False)]
     prompts += [p["prompt"] for p in scorecard.ioi_prompt_set(100, seed=3, novel=True)]
+    prompts += [p["prompt"] for p in scorecard.ioi_blind_prompt_set(200, seed=4)]
     trained = [(p, k) for p in prompts if (k := trained_phrasing(p))]
     assert not trained, trained[:5]
     # ... while the trained sets are recognised as trained

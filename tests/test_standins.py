@@ -184,6 +184,24 @@ def test_random_lead_words_keep_the_test_sets_lead_ins_out():
         synthetic.IOIFillers(words, p_lead=0.3, lead_words=1.5)
 
 
+def test_blind_templates_are_a_test_set_of_the_ioi_shape():
+    from micourse.standins import ioi_grammar as g
+
+    assert len(g.BLIND_TEMPLATES) == len(set(g.BLIND_TEMPLATES)) == 40
+    for t in g.BLIND_TEMPLATES:
+        assert all(t.count(f"{{{k}}}") == 1 for k in "ABS") and t.endswith(("to {IO}.", "for {IO}.", "with {IO}.")), t
+        assert t.index("{A}") < t.index("{B}") < t.index("{S}"), t
+        assert t not in g.TRAIN_TEMPLATES and t not in g.HELDOUT_TEMPLATES and t not in g.NOVEL_TEMPLATES
+    prompts = scorecard.ioi_blind_prompt_set(50, seed=0)
+    assert all(p["io"] in synthetic.HELDOUT_NAMES and p["s"] in synthetic.HELDOUT_NAMES for p in prompts)
+    assert all(p["prompt"].startswith(p["template"].split("{A}")[0]) for p in prompts)
+    lead = [t for t in g.BLIND_TEMPLATES if scorecard.phrase_before_subject(t)]
+    assert 10 <= len(lead) <= 30  # both shapes are common enough to give a rate
+    assert scorecard.phrase_before_subject("{A} met {B}. The next day, {S} lent a toolbox to {IO}.")
+    assert not scorecard.phrase_before_subject("{A} met {B}. {S} lent a toolbox to {IO}.")
+    assert not scorecard.phrase_before_subject("When {A} met {B}, {S} lent a toolbox to {IO}.")
+
+
 def test_text_openings_cut_real_sentences_naming_two_people():
     """`text_openings` keeps sentences that name two people once each, with no held-out word."""
     from micourse.standins import ioi_grammar as g

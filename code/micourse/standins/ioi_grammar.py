@@ -207,6 +207,55 @@ NOVEL_TEMPLATES = (
 )
 
 
+# A second hand-written test set, larger and written blind: in session 17 a helper who saw neither
+# the grammar nor any test set was asked for 40 IOI templates "as a researcher testing a small model
+# would write them" (only the placeholders and the ending "to/for {IO}." were prescribed; one
+# template's names were swapped so that {A} comes first). Nothing of the recipe was written from it:
+# the closest a maintainer's own prompts can be measured here.
+BLIND_TEMPLATES = (
+    "{A} met {B} outside the library on a rainy morning. {S} lent an umbrella to {IO}.",
+    "On Sunday, {A} and {B} cleaned the garage together. Afterwards, {S} handed a cold lemonade to {IO}.",
+    "Because {A} had forgotten the keys, {B} waited by the front door. Later, {S} passed the spare key to {IO}.",
+    "{A} phoned {B} late last night, and the next morning {S} sent a long letter to {IO}.",
+    "When {A} visited {B} at the farm, {S} showed the new calves to {IO}.",
+    "After dinner, {A} and {B} sat by the fire, and {S} read a short story to {IO}.",
+    "{A} and {B} spent the whole afternoon at the beach. The sun was setting when {S} threw the ball to {IO}.",
+    "At the wedding, {A} danced with {B} for hours. Near midnight, {S} offered a glass of water to {IO}.",
+    "{A} sat next to {B} on the long train ride. To pass the time, {S} sang an old song for {IO}.",
+    "Since {A} and {B} were both hungry, {S} made a cheese sandwich for {IO}.",
+    "Every winter, {A} and {B} go skiing in the mountains. This year, {S} bought new gloves for {IO}.",
+    "{A} helped {B} move into a small flat downtown. The kitchen was empty, so {S} brought a kettle to {IO}.",
+    "While {A} was painting the fence, {B} watered the garden. In the evening, {S} wrote a thank-you note to {IO}.",
+    "The teacher asked {A} and {B} to stay after class. In the hallway, {S} gave a pencil to {IO}.",
+    "{A} and {B} both entered the baking contest at the fair. {S} cut a slice of cake for {IO}.",
+    "During the storm, {A} and {B} stayed inside the cabin. {S} poured a cup of hot tea for {IO}.",
+    "{A} waved at {B} from across the street. A minute later, {S} walked over and handed a newspaper to {IO}.",
+    "Before the concert started, {A} found {B} in the crowd. {S} passed a bottle of water to {IO}.",
+    "{A} and {B} were fixing an old bicycle in the shed. {S} handed the wrench to {IO}.",
+    "Although {A} and {B} rarely agreed, {S} still sent a birthday card to {IO}.",
+    "On the first day of school, {A} met {B} in the cafeteria. {S} shared a packet of crackers with {IO}.",
+    "{A} and {B} went fishing on the lake at dawn. It was cold and quiet. {S} threw a blanket to {IO}.",
+    "When {A} arrived at the office, {B} was already there. {S} brought a fresh coffee to {IO}.",
+    "Last summer, {A} taught {B} how to swim. To say thanks, {S} baked a pie for {IO}.",
+    "{A} and {B} were playing cards at the kitchen table, and {S} dealt the last card to {IO}.",
+    "After the long hike, {A} and {B} rested under a tree. {S} offered an orange to {IO}.",
+    "{A} visited {B} in the hospital on Tuesday. {S} left a bunch of flowers for {IO}.",
+    "Because {A} and {B} were leaving town, the neighbors threw a party. At the party, {S} gave a small gift to {IO}.",
+    "{A} called {B} about the broken sink. The next day, {S} lent a toolbox to {IO}.",
+    "In the park, {A} and {B} fed the ducks. When the bread ran out, {S} handed a bag of seeds to {IO}.",
+    "{A} and {B} worked late at the bakery. Before closing, {S} saved a loaf of bread for {IO}.",
+    "{A} wrote to {B} every week that year. One day, {S} sent a photograph to {IO}.",
+    "At the museum, {A} and {B} looked at old maps. In the gift shop, {S} bought a postcard for {IO}.",
+    "When {A} and {B} finished the puzzle, {S} made a cup of hot chocolate for {IO}.",
+    "{A} sat behind {B} in the math class. During the test, {S} passed an eraser to {IO}.",
+    "Yesterday, {A} and {B} planted tomatoes in the backyard. Today, {S} showed the first green shoots to {IO}.",
+    "{A} and {B} were waiting for the bus in the rain. The bus was late, so {S} told a joke to {IO}.",
+    "At the market, {A} ran into {B} near the fruit stand. {S} picked a ripe peach for {IO}.",
+    "{A} and {B} moved to the same city last year. On a quiet evening, {S} played the piano for {IO}.",
+    "After {A} beat {B} at chess, {S} offered a rematch to {IO}.",
+)
+
+
 def join(intro: str, action: str) -> str:
     """An intro and an action as one template; after a full stop the action starts a new sentence."""
     return intro + " " + (_cap(action) if intro.endswith(".") else action)

@@ -93,7 +93,11 @@ def _sentences() -> dict[str, set[str]]:
 
 @functools.lru_cache(maxsize=1)
 def _ioi() -> tuple[tuple[str, ...], set[str], tuple[str, ...]]:
-    intros = tuple(sorted({_canon_template(i) for i in ioi_grammar.INTROS}))
+    from micourse.data import web_text
+
+    # the grammar's openings, and the real sentences naming two people that the second phase uses
+    openings = ioi_grammar.INTROS + ioi_grammar.text_openings(web_text("train"))
+    intros = tuple(sorted({_canon_template(i) for i in openings}))
     actions = set().union(*(_prefixes(a) for a in ioi_grammar.ACTIONS))
     actions |= {a[0].upper() + a[1:] for a in actions}
     return intros, actions, tuple(_canon_text(p) for p in synthetic.PREAMBLES)

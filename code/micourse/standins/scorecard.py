@@ -19,7 +19,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from micourse.standins import metrics, synthetic
-from micourse.standins.ioi_grammar import HELDOUT_LEADS, join
+from micourse.standins.ioi_grammar import BLIND_TEMPLATES, HELDOUT_LEADS, join
 
 
 def _head_name(layer: int, head: int) -> str:
@@ -42,6 +42,25 @@ def ioi_prompt_set(
         templates = synthetic.IOI_HELDOUT_TEMPLATES if heldout_templates else synthetic.IOI_TEMPLATES
     names = synthetic.HELDOUT_NAMES if heldout_names else synthetic.IOI_NAMES
     return synthetic.ioi_prompts(n, seed, templates, names)
+
+
+def ioi_blind_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
+    """IOI prompts from `ioi_grammar.BLIND_TEMPLATES` (40 templates written by someone who never saw the
+    grammar) with held-out names, each with its "template": the nearest thing here to a maintainer's
+    own prompts."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        template = rng.choice(BLIND_TEMPLATES)
+        out.append({**synthetic.ioi_sentence(rng, (template,), synthetic.HELDOUT_NAMES), "template": template})
+    return out
+
+
+def phrase_before_subject(template: str) -> bool:
+    """Whether words that name no one stand between the start of the subject's sentence and the
+    subject ("The next day, {S} lent ..."), where the grammar's actions start with the subject."""
+    sentence = template.split("{S}")[0].split(". ")[-1]
+    return bool(sentence) and "{A}" not in sentence and "{B}" not in sentence
 
 
 @functools.cache
@@ -290,6 +309,7 @@ def scorecard(
         "trained_templates_heldout_names_gap": ioi_gap_prompt_set(n_ioi, seed + 15),
         "trained_templates_heldout_names_lead": ioi_lead_prompt_set(n_ioi, seed + 16),
         "trained_templates_heldout_names_start": ioi_start_prompt_set(n_ioi, seed + 17),
+        "blind_templates_heldout_names": ioi_blind_prompt_set(n_ioi, seed + 18),
     }
     card["ioi"], diffs = {}, {}
     for key, prompts in sets.items():
@@ -307,6 +327,13 @@ def scorecard(
         "io_first_win_rate": (d[io_first] > 0).float().mean().item(),
         "s_first_win_rate": (d[~io_first] > 0).float().mean().item(),
     }
+    # The blind set's commonest failure: a phrase before the subject ("The next day, S lent ...").
+    blind, d = sets["blind_templates_heldout_names"], diffs["blind_templates_heldout_names"]
+    lead = torch.tensor([phrase_before_subject(p["template"]) for p in blind])
+    card["ioi_blind_by_shape"] = {
+        "phrase_before_subject_win_rate": (d[lead] > 0).float().mean().item(),
+        "subject_first_win_rate": (d[~lead] > 0).float().mean().item(),
+    }
     abl = ioi_head_ablation(
         model, sets["heldout_templates_heldout_names"][:ablate_n], k=ablate_k, candidates=ablate_candidates
     )
@@ -321,6 +348,10 @@ def scorecard(
 # (scorecard key, what the row measures) for the IOI sets beyond the four of the issue
 EXTRA_IOI_ROWS = (
     ("novel_templates_heldout_names", "hand-written templates outside the grammar x held-out names"),
+    (
+        "blind_templates_heldout_names",
+        "40 templates written by someone who never saw the grammar x held-out names",
+    ),
     (
         "trained_templates_heldout_names_gap",
         "trained templates x held-out names, a sentence between opening and action",
@@ -397,6 +428,14 @@ def scorecard_rows(card: dict[str, object]) -> list[dict[str, object]]:
     for key, label in EXTRA_IOI_ROWS:
         if key in ioi:
             rows.append({"measure": f"IOI win rate, {label}", "value": round(ioi[key]["win_rate"], 2), "bar": ""})
+    if shape := card.get("ioi_blind_by_shape"):
+        rows.append(
+            {
+                "measure": "IOI win rate, written-blind templates: a phrase before the subject / none",
+                "value": f"{shape['phrase_before_subject_win_rate']:.2f} / {shape['subject_first_win_rate']:.2f}",
+                "bar": "",
+            }
+        )
     if order := card.get("ioi_name_order"):
         rows.append(
             {
