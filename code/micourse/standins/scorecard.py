@@ -48,12 +48,7 @@ def ioi_blind_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
     """IOI prompts from `ioi_grammar.BLIND_TEMPLATES` (40 templates written by someone who never saw the
     grammar) with held-out names, each with its "template": the nearest thing here to a maintainer's
     own prompts."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        template = rng.choice(BLIND_TEMPLATES)
-        out.append({**synthetic.ioi_sentence(rng, (template,), synthetic.HELDOUT_NAMES), "template": template})
-    return out
+    return _shaped_prompts(n, seed, lambda rng: rng.choice(BLIND_TEMPLATES))
 
 
 def phrase_before_subject(template: str) -> bool:
@@ -72,9 +67,14 @@ def _heldout_gaps() -> tuple[str, ...]:
 
 
 def _shaped_prompts(n: int, seed: int, template: Callable[[random.Random], str]) -> list[dict[str, str]]:
-    """`n` IOI prompts with held-out names, each from its own `template(rng)` drawn before its names."""
+    """`n` IOI prompts with held-out names, each from its own `template(rng)` drawn before its names
+    (kept as the prompt's "template")."""
     rng = random.Random(seed)
-    return [synthetic.ioi_sentence(rng, (template(rng),), synthetic.HELDOUT_NAMES) for _ in range(n)]
+    out = []
+    for _ in range(n):
+        t = template(rng)
+        out.append({**synthetic.ioi_sentence(rng, (t,), synthetic.HELDOUT_NAMES), "template": t})
+    return out
 
 
 _SENTENCE_INTROS = tuple(i for i in synthetic.IOI_INTROS if i.endswith("."))
