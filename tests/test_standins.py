@@ -184,6 +184,30 @@ def test_random_lead_words_keep_the_test_sets_lead_ins_out():
         synthetic.IOIFillers(words, p_lead=0.3, lead_words=1.5)
 
 
+def test_lead_phrases_keep_the_test_sets_phrases_out():
+    import random
+
+    from micourse.standins import ioi_grammar as g
+
+    # "next", "day", "evening" and "party" would make the blind templates' own phrases: redrawn
+    words = ("later", "next", "day", "evening", "party", "frost", "lamp", "finally", "plough")
+    phrases = [g.action_lead(random.Random(s), words, 0.3, p_phrase=1.0) for s in range(2000)]
+    used = {w.strip(",").lower() for p in phrases for w in p.split()}
+    assert not used & {"later", "finally"}  # the held-out leads' words are never drawn
+    lowered = {p.strip().rstrip(",").lower() for p in phrases}
+    assert not lowered & g._BLIND_LEADS
+    assert "the next day" in g._BLIND_LEADS and "in the evening" in g._BLIND_LEADS
+    assert not any(p.startswith(("At the", "During the")) for p in phrases)
+    assert any(p.endswith(" so ") for p in phrases) and any(p.endswith(" when ") for p in phrases)
+    assert len(set(phrases)) > 500
+    # without phrases, the same draws as before the option (older recipes stay bit-identical)
+    assert [g.action_lead(random.Random(s), words, 0.3) for s in range(50)] == [
+        g.action_lead(random.Random(s), words, 0.3, p_phrase=0.0) for s in range(50)
+    ]
+    with pytest.raises(ValueError, match="lead_phrases"):
+        synthetic.IOIFillers(words, p_lead=0.3, lead_phrases=2.0)
+
+
 def test_blind_templates_are_a_test_set_of_the_ioi_shape():
     from micourse.standins import ioi_grammar as g
 
@@ -309,6 +333,35 @@ def test_start_prompts_begin_with_the_first_name():
     for p in prompts:
         assert {p["io"], p["s"]} <= set(synthetic.HELDOUT_NAMES)
         assert p["prompt"].startswith(p["first"] + " "), p
+
+
+def test_after_prompts_start_a_sentence_with_the_first_name():
+    prompts = scorecard.ioi_after_prompt_set(40, seed=0)
+    assert prompts == scorecard.ioi_after_prompt_set(40, seed=0)
+    assert {p["first"] == p["io"] for p in prompts} == {True, False}  # both name orders
+    gaps = set(scorecard._heldout_gaps())
+    for p in prompts:
+        assert {p["io"], p["s"]} <= set(synthetic.HELDOUT_NAMES)
+        before, _, rest = p["prompt"].partition(" " + p["first"] + " ")
+        assert before in gaps and "{" not in before, p  # a held-out sentence naming no one, then the opening
+
+
+def test_preambles_are_tokenized_as_the_joined_text():
+    """With `p_preamble` a sentence before an IOI sentence keeps its space with the next word, as in
+    real text; the first phase's pieces (no `p_preamble`) had a stray space token there."""
+    import random
+
+    from micourse.tokenizer import gpt2_tokenizer
+
+    tok = gpt2_tokenizer()
+    words = ("frost", "lamp", "plough")
+    f = synthetic.IOIFillers(words, p_action=0.5, p_preamble=1.0, gaps=("The gate was shut.",))
+    for seed in range(20):
+        pieces = synthetic.ioi_pieces(random.Random(seed), 5.0, f)
+        joined = tok("".join(text for text, _ in pieces))["input_ids"]
+        assert [i for text, _ in pieces for i in tok(text)["input_ids"]] == joined
+    with pytest.raises(ValueError, match="p_preamble"):
+        synthetic.IOIFillers(words, p_preamble=0.5)  # no sentences to draw from
 
 
 def test_ioi_fillers_reject_shares_that_cannot_be():
@@ -602,8 +655,18 @@ def test_the_second_phase_continues_from_the_first_phases_file(monkeypatch, tmp_
             "0.2",
             "--lead-words",
             "0.5",
+            "--lead-phrases",
+            "0.4",
+            "--preambles",
+            "0.6",
             "--out",
             str(out),
         ]
     )
-    assert calls[0][2] == {"repeat_rows": 4, "name_starts": 0.2, "lead_words": 0.5}
+    assert calls[0][2] == {
+        "repeat_rows": 4,
+        "name_starts": 0.2,
+        "lead_words": 0.5,
+        "lead_phrases": 0.4,
+        "preambles": 0.6,
+    }

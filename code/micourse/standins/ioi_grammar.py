@@ -27,6 +27,7 @@ occur in real text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
 # Clauses that introduce both names (A first); {place} and {obj} are filled in per sentence.
@@ -437,12 +438,14 @@ def _lead_word(rng, words: Sequence[str]) -> str:
     return w
 
 
-def action_lead(rng, words: Sequence[str], p_word: float | None = None) -> str:
+def action_lead(rng, words: Sequence[str], p_word: float | None = None, p_phrase: float = 0.0) -> str:
     """A few words that may start the action's sentence: "Eventually, " or a random word ("Frost, ").
 
     `p_word`: the share of random words, one or two ("Frost stone "); None: one in nine, a single
-    word (as the recipe had before the option).
+    word (as the recipe had before the option). `p_phrase`: the share of phrases (`lead_phrase`).
     """
+    if p_phrase and rng.random() < p_phrase:  # (no draw without it: older recipes stay bit-identical)
+        return lead_phrase(rng, words)
     if p_word is None:
         return rng.choice(ACTION_LEADS + (_cap(rng.choice(words)),)) + rng.choice((", ", " "))
     if rng.random() < p_word:
@@ -450,6 +453,57 @@ def action_lead(rng, words: Sequence[str], p_word: float | None = None) -> str:
     else:
         lead = rng.choice(ACTION_LEADS)
     return lead + rng.choice((", ", " "))
+
+
+# Shapes of a phrase before the action's subject, filled with random words ("On the frost, ",
+# "When the stone fell, ", "The gate was open, so "). Measured in session 17, the stand-in answered S
+# after such phrases ("The next day, {S} lent a toolbox to"): its fixed lead-ins are one or two words.
+# No shape starts as a test set's lead-in does ("At the", "During the", HELDOUT_LEADS), and `lead_phrase`
+# redraws the rare phrase that equals one of BLIND_TEMPLATES' (tests/test_standins.py checks).
+_PHRASE_PREPOSITIONS = ("In", "On", "Inside", "Near", "By", "Outside", "Across", "Around", "Along", "Under", "From")
+_PHRASE_SHAPES = (
+    "{P} the {w}, ",
+    "{P} a {w} {w}, ",
+    "The {w} {w}, ",
+    "{D} {w}, ",
+    "{C} the {w} {w}, ",
+    "The {w} was {w}, so ",
+    "It was {w}, so ",
+    "To {w} the {w}, ",
+    "{W} {w} {w}, ",
+    "A {w} {w}, ",
+    "The {w} was {w} when ",
+    "It was {w} when ",
+)
+
+
+def _blind_leads() -> frozenset[str]:
+    """The phrases that BLIND_TEMPLATES put before the subject, lower-cased, without their comma."""
+    leads = set()
+    for t in BLIND_TEMPLATES:
+        sentence = t.split("{S}")[0].split(". ")[-1]
+        if "{A}" not in sentence and "{B}" not in sentence:
+            leads.add(sentence.strip().rstrip(",").lower())
+    return frozenset(leads)
+
+
+def lead_phrase(rng, words: Sequence[str]) -> str:
+    """A phrase of two to five words, random ones among them, before the action's subject."""
+    while True:
+        shape = rng.choice(_PHRASE_SHAPES)
+        phrase = re.sub(
+            r"{(\w)}",
+            lambda m: {
+                "w": lambda: _lead_word(rng, words),
+                "W": lambda: _cap(_lead_word(rng, words)),
+                "P": lambda: rng.choice(_PHRASE_PREPOSITIONS),
+                "D": lambda: rng.choice(("One", "This", "That", "Each", "Some")),
+                "C": lambda: rng.choice(("When", "Once", "As", "Because")),
+            }[m.group(1)](),
+            shape,
+        )
+        if phrase.strip().rstrip(",").lower() not in _BLIND_LEADS:
+            return phrase
 
 
 # ---------------------------------------------------------------- openings cut from real sentences
@@ -464,6 +518,7 @@ _NOT_PEOPLE = frozenset(
 _NOVEL_LEADS = ("at the", "during the", "next to", "afterwards", "in the end")  # NOVEL_TEMPLATES' own words
 # words of the test sets' lead-ins (HELDOUT_LEADS, the hand-written templates'): `action_lead` never draws one
 _TEST_LEAD_WORDS = frozenset(w.lower() for lead in HELDOUT_LEADS + _NOVEL_LEADS for w in lead.split())
+_BLIND_LEADS = _blind_leads()
 
 
 def text_openings(text: str) -> tuple[str, ...]:

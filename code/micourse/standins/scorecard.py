@@ -126,6 +126,26 @@ def ioi_start_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
     )
 
 
+def ioi_after_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
+    """IOI prompts whose first name starts a sentence after one that names no one, held-out names:
+    "The gate was shut. Mary and John met at the park. John gave a ring to".
+
+    A sentence from the held-out books of the World English Bible, then a trained opening that
+    starts with a name, then a trained action. The subject of the action also starts its
+    sentence, so a model that has learned "the name that starts a sentence is the subject" (and
+    not "the repeated name is") answers the other name whenever the IO comes first. Set beside
+    the row where a name starts the text, it separates that from the unspaced first token.
+    """
+    gaps = _heldout_gaps()
+    return _shaped_prompts(
+        n,
+        seed,
+        lambda rng: (
+            rng.choice(gaps) + " " + join(rng.choice(synthetic.NAME_FIRST_INTROS), rng.choice(synthetic.IOI_ACTIONS))
+        ),
+    )
+
+
 @torch.no_grad()
 def ioi_diffs(model, prompts: list[dict[str, str]], fwd_hooks=()) -> Float[Tensor, " n"]:
     """logit(IO) - logit(S) at each prompt's last position; prompts of equal length run as one batch."""
@@ -310,6 +330,7 @@ def scorecard(
         "trained_templates_heldout_names_lead": ioi_lead_prompt_set(n_ioi, seed + 16),
         "trained_templates_heldout_names_start": ioi_start_prompt_set(n_ioi, seed + 17),
         "blind_templates_heldout_names": ioi_blind_prompt_set(n_ioi, seed + 18),
+        "trained_templates_heldout_names_after": ioi_after_prompt_set(n_ioi, seed + 19),
     }
     card["ioi"], diffs = {}, {}
     for key, prompts in sets.items():
@@ -363,6 +384,10 @@ EXTRA_IOI_ROWS = (
     (
         "trained_templates_heldout_names_start",
         'trained templates x held-out names, a name starts the text ("A and B met ...")',
+    ),
+    (
+        "trained_templates_heldout_names_after",
+        "trained templates x held-out names, a name starts a sentence after one naming no one",
     ),
 )
 

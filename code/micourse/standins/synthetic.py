@@ -260,9 +260,11 @@ class IOIFillers:
     p_gap: float = 0.0
     gaps: tuple[str, ...] = ()
     lead_words: float | None = None
+    lead_phrases: float = 0.0
+    p_preamble: float | None = None
 
     def __post_init__(self) -> None:
-        shares = {k: v for k, v in vars(self).items() if k.startswith("p_")}
+        shares = {k: v for k, v in vars(self).items() if k.startswith("p_") and v is not None}
         bad = {k: v for k, v in shares.items() if not 0 <= v <= 1}
         if bad:
             raise ValueError(f"IOIFillers shares must be between 0 and 1, not {bad}")
@@ -276,6 +278,10 @@ class IOIFillers:
             raise ValueError("p_wide already adds lead-ins; give p_lead only without it")
         if self.lead_words is not None and not 0 <= self.lead_words <= 1:
             raise ValueError(f"lead_words is a share in [0, 1], not {self.lead_words}")
+        if self.p_preamble is not None and not (0 <= self.p_preamble <= 1 and self.gaps):
+            raise ValueError(f"p_preamble is a share in [0, 1] and needs gaps to draw from, not {self.p_preamble}")
+        if not 0 <= self.lead_phrases <= 1:
+            raise ValueError(f"lead_phrases is a share in [0, 1], not {self.lead_phrases}")
         if self.p_gap and not self.gaps:
             raise ValueError("p_gap needs sentences to draw from (ioi_grammar.gap_sentences)")
         if self.p_gap and self.p_wide:
@@ -334,7 +340,7 @@ def ioi_pieces(
                 if rng.random() < 1 / 3:
                     template = template.replace(slot, rng.choice(words))
         elif p_lead and intro.endswith(".") and rng.random() < p_lead:
-            template = intro + " " + ioi_grammar.action_lead(rng, words, f.lead_words) + action
+            template = intro + " " + ioi_grammar.action_lead(rng, words, f.lead_words, f.lead_phrases) + action
         if f.p_gap and intro.endswith(".") and rng.random() < f.p_gap:  # (no draws without it)
             template = intro + " " + rng.choice(f.gaps) + template[len(intro) :]
         s = ioi_sentence(rng, (template,), pool)
@@ -343,10 +349,18 @@ def ioi_pieces(
             raise ValueError("name_first needs fillers (the grammar's openings are drawn there)")
         s = ioi_sentence(rng, names=names)
     pieces: list[Piece] = []
-    if rng.random() < 0.4 and not name_first:
+    prompt = s["prompt"]
+    if fillers is not None and fillers.p_preamble is not None:  # (no extra draws without it)
+        if rng.random() < fillers.p_preamble and not name_first:
+            # the space goes with the sentence, as GPT-2 tokenizes real text: " Mary", not " " + "Mary"
+            pieces.append((rng.choice(PREAMBLES if rng.random() < 0.5 else fillers.gaps), 1.0))
+            prompt = " " + prompt
+    elif rng.random() < 0.4 and not name_first:
+        # (the first phase's data, kept for its reproducibility: each piece is tokenized alone, so
+        # the preamble's trailing space is a token of its own and the next word loses its space)
         pieces.append((rng.choice(PREAMBLES) + " ", 1.0))
     rest = s["text"][len(s["prompt"]) + 1 + len(s["io"]) :]
-    pieces += [(s["prompt"], 1.0), (" " + s["io"], io_weight), (rest, 1.0)]
+    pieces += [(prompt, 1.0), (" " + s["io"], io_weight), (rest, 1.0)]
     return pieces
 
 

@@ -319,6 +319,8 @@ def train_gpt2(
     fact_weight: float = 3.0,
     name_starts: float = 0.0,
     lead_words: float | None = None,
+    lead_phrases: float = 0.0,
+    preambles: float | None = None,
     init_from: Path | None = None,
 ):
     """The gpt2-small stand-in's recipe (one phase; `run_recipe` runs both). `init_from`: continue
@@ -374,10 +376,17 @@ def train_gpt2(
     ioi_names = synthetic.IOI_NAMES + CENSUS_NAMES[:extra_names]
     if set(ioi_names) & set(synthetic.HELDOUT_NAMES):
         raise ValueError("held-out names must never occur in a training IOI sentence")
+    if preambles is not None:
+        if fillers is None or not fillers.gaps:
+            raise ValueError("preambles draws half its sentences from the gap sentences: needs gap_sentences")
+        if not lead_ins:  # the IOI sentences' last stream: the lead-in stream if there is one (below)
+            fillers = dataclasses.replace(fillers, p_preamble=preambles)
     synth, synth_w = synthetic_stream(200_000, seed, io_weight, fillers, ioi_names, fact_weight)
     late, lead_from = None, int(lead_ins_from * steps)
     if lead_ins:
-        late_fillers = dataclasses.replace(fillers, p_lead=lead_ins, lead_words=lead_words)
+        late_fillers = dataclasses.replace(
+            fillers, p_lead=lead_ins, lead_words=lead_words, lead_phrases=lead_phrases, p_preamble=preambles
+        )
         late = LateStream(
             *synthetic_stream(200_000, seed + 1, io_weight, late_fillers, ioi_names, fact_weight, name_starts),
             lead_from,
@@ -483,11 +492,15 @@ def _fillers_note(fillers: synthetic.IOIFillers | None, lead_from: int = 0) -> s
         )
     if f.p_lead:
         note += f"; from step {lead_from:,}: {_lead_note(f.p_lead)}"
+        if f.lead_phrases:
+            note += f" ({f.lead_phrases:.0%} of these phrases of random words)"
     if f.p_text:
         note += (
             f"; {f.p_text:.0%} of the openings real sentences naming two people, the names replaced "
             f"({len(f.openings)} sentences of the World English Bible)"
         )
+    if f.p_preamble is not None:
+        note += f"; {f.p_preamble:.0%} of the IOI sentences after a sentence naming no one, tokenized with it"
     if f.p_gap:
         note += (
             f"; {f.p_gap:.0%} of the actions after a full stop behind a sentence naming no one "
@@ -518,6 +531,8 @@ def _phase_note(ph: dict) -> str:
         )
     if ph.get("text_openings"):
         note += f"; {ph['text_openings']:.0%} of the openings real sentences naming two people, the names replaced"
+    if ph.get("lead_phrases"):
+        note += f'; {ph["lead_phrases"]:.0%} of the actions\' lead-ins phrases of random words ("When the stone fell,")'
     if ph.get("io_weight"):
         note += f"; loss weight {ph['io_weight']:g} on the indirect object"
     return note
@@ -651,6 +666,20 @@ def main(argv: list[str] | None = None) -> None:
         help="gpt2-small: share of the --lead-ins that are one or two random words (default: one in nine, one word)",
     )
     parser.add_argument(
+        "--lead-phrases",
+        type=float,
+        default=None,
+        help='gpt2-small: share of the --lead-ins that are phrases of random words ("When the stone fell, ")',
+    )
+    parser.add_argument(
+        "--preambles",
+        type=float,
+        default=None,
+        help="gpt2-small: share of IOI sentences after a sentence naming no one, tokenized with it as real text "
+        "(default: 40%%, each piece tokenized alone: a stray space token before the next word, a bug kept for "
+        "the committed weights' reproducibility)",
+    )
+    parser.add_argument(
         "--no-second-phase",
         action="store_true",
         help="gpt2-small: stop after the first phase (the second: SECOND_PHASE, 8%% more steps with lead-ins)",
@@ -671,7 +700,7 @@ def main(argv: list[str] | None = None) -> None:
     given += (("average_last", args.average_last), ("text_openings", args.text_openings))
     given += (("gap_sentences", args.gap_sentences), ("fact_weight", args.fact_weight))
     given += (("repeat_rows", args.repeat_rows), ("name_starts", args.name_starts))
-    given += (("lead_words", args.lead_words),)
+    given += (("lead_words", args.lead_words), ("lead_phrases", args.lead_phrases), ("preambles", args.preambles))
     extra = {k: v for k, v in given if v is not None}
     out = args.out or WEIGHTS_DIR / STANDINS[args.name].weights_file
     meta = run_recipe(args.name, out, args.steps, args.seed, second_phase=not args.no_second_phase, **extra)
