@@ -477,32 +477,31 @@ _PHRASE_SHAPES = (
 )
 
 
-def _blind_leads() -> frozenset[str]:
-    """The phrases that BLIND_TEMPLATES put before the subject, lower-cased, without their comma."""
-    leads = set()
-    for t in BLIND_TEMPLATES:
-        sentence = t.split("{S}")[0].split(". ")[-1]
-        if "{A}" not in sentence and "{B}" not in sentence:
-            leads.add(sentence.strip().rstrip(",").lower())
-    return frozenset(leads)
+def subject_lead(template: str) -> str:
+    """The words that stand between the start of the subject's sentence and the subject, if they
+    name no one ("The next day, " in "{A} met {B}. The next day, {S} lent ..."); "" otherwise."""
+    sentence = template.split("{S}")[0].split(". ")[-1]
+    return "" if "{A}" in sentence or "{B}" in sentence else sentence
+
+
+def _plain_lead(phrase: str) -> str:
+    return phrase.strip().rstrip(",").lower()
+
+
+_PHRASE_FILLS = {
+    "w": lambda rng, words: _lead_word(rng, words),
+    "W": lambda rng, words: _cap(_lead_word(rng, words)),
+    "P": lambda rng, _: rng.choice(_PHRASE_PREPOSITIONS),
+    "D": lambda rng, _: rng.choice(("One", "This", "That", "Each", "Some")),
+    "C": lambda rng, _: rng.choice(("When", "Once", "As", "Because")),
+}
 
 
 def lead_phrase(rng, words: Sequence[str]) -> str:
     """A phrase of two to five words, random ones among them, before the action's subject."""
     while True:
-        shape = rng.choice(_PHRASE_SHAPES)
-        phrase = re.sub(
-            r"{(\w)}",
-            lambda m: {
-                "w": lambda: _lead_word(rng, words),
-                "W": lambda: _cap(_lead_word(rng, words)),
-                "P": lambda: rng.choice(_PHRASE_PREPOSITIONS),
-                "D": lambda: rng.choice(("One", "This", "That", "Each", "Some")),
-                "C": lambda: rng.choice(("When", "Once", "As", "Because")),
-            }[m.group(1)](),
-            shape,
-        )
-        if phrase.strip().rstrip(",").lower() not in _BLIND_LEADS:
+        phrase = re.sub(r"{(\w)}", lambda m: _PHRASE_FILLS[m.group(1)](rng, words), rng.choice(_PHRASE_SHAPES))
+        if _plain_lead(phrase) not in _BLIND_LEADS:
             return phrase
 
 
@@ -518,7 +517,7 @@ _NOT_PEOPLE = frozenset(
 _NOVEL_LEADS = ("at the", "during the", "next to", "afterwards", "in the end")  # NOVEL_TEMPLATES' own words
 # words of the test sets' lead-ins (HELDOUT_LEADS, the hand-written templates'): `action_lead` never draws one
 _TEST_LEAD_WORDS = frozenset(w.lower() for lead in HELDOUT_LEADS + _NOVEL_LEADS for w in lead.split())
-_BLIND_LEADS = _blind_leads()
+_BLIND_LEADS = frozenset(_plain_lead(subject_lead(t)) for t in BLIND_TEMPLATES)  # BLIND_TEMPLATES' phrases
 
 
 def text_openings(text: str) -> tuple[str, ...]:

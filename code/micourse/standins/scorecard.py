@@ -19,7 +19,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from micourse.standins import metrics, synthetic
-from micourse.standins.ioi_grammar import BLIND_TEMPLATES, HELDOUT_LEADS, join
+from micourse.standins.ioi_grammar import BLIND_TEMPLATES, HELDOUT_LEADS, join, subject_lead
 
 
 def _head_name(layer: int, head: int) -> str:
@@ -54,8 +54,7 @@ def ioi_blind_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
 def phrase_before_subject(template: str) -> bool:
     """Whether words that name no one stand between the start of the subject's sentence and the
     subject ("The next day, {S} lent ..."), where the grammar's actions start with the subject."""
-    sentence = template.split("{S}")[0].split(". ")[-1]
-    return bool(sentence) and "{A}" not in sentence and "{B}" not in sentence
+    return bool(subject_lead(template))
 
 
 @functools.cache
