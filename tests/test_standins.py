@@ -670,3 +670,19 @@ def test_the_second_phase_continues_from_the_first_phases_file(monkeypatch, tmp_
         "lead_phrases": 0.4,
         "preambles": 0.6,
     }
+    # --keep-first-phase keeps it; --first-phase runs the second phase only, from a first phase
+    # this command made (same steps, seed and options), and refuses any other
+    calls.clear()
+    T.main(["gpt2-small", "--gap-sentences", "0.2", "--keep-first-phase", "--out", str(out)])
+    first = out.with_name(out.stem + ".first-phase.safetensors")
+    assert len(calls) == 2 and first.exists()
+    calls.clear()
+    made = {"steps": 5000, "seed": 0, "gap_sentences": 0.2, "data": "d", "tied": True, "train_seconds": 7.0}
+    monkeypatch.setattr("micourse.standins.weights.read_metadata", lambda path: ({}, dict(made)))
+    T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])
+    assert len(calls) == 1 and calls[0][2]["init_from"] == first and first.exists()
+    for other in ([], ["--gap-sentences", "0.3"], ["--gap-sentences", "0.2", "--seed", "1"]):
+        with pytest.raises(ValueError, match="not this command's first phase"):
+            T.main(["gpt2-small", *other, "--first-phase", str(first), "--out", str(out)])
+    with pytest.raises(ValueError, match="needs a second phase"):
+        T.main(["gpt2-small", "--gap-sentences", "0.2", "--no-second-phase", "--first-phase", str(first)])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import random
 import time
@@ -676,13 +677,24 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         default=None,
         help="gpt2-small: share of IOI sentences after a sentence naming no one, tokenized with it as real text "
-        "(default: 40%%, each piece tokenized alone: a stray space token before the next word, a bug kept for "
-        "the committed weights' reproducibility)",
+        "(default: 40%%, each piece tokenized alone: a stray space token before the next word; kept, because "
+        "a whole run with the tokens fixed did worse on held-out IOI: see the training log)",
     )
     parser.add_argument(
         "--no-second-phase",
         action="store_true",
         help="gpt2-small: stop after the first phase (the second: SECOND_PHASE, 8%% more steps with lead-ins)",
+    )
+    parser.add_argument(
+        "--first-phase",
+        type=Path,
+        default=None,
+        help="gpt2-small: a first phase this command saved (same steps, seed and options): run the second phase only",
+    )
+    parser.add_argument(
+        "--keep-first-phase",
+        action="store_true",
+        help="gpt2-small: keep the first phase beside the output (OUT.first-phase.safetensors) for --first-phase",
     )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -703,49 +715,92 @@ def main(argv: list[str] | None = None) -> None:
     given += (("lead_words", args.lead_words), ("lead_phrases", args.lead_phrases), ("preambles", args.preambles))
     extra = {k: v for k, v in given if v is not None}
     out = args.out or WEIGHTS_DIR / STANDINS[args.name].weights_file
-    meta = run_recipe(args.name, out, args.steps, args.seed, second_phase=not args.no_second_phase, **extra)
+    meta = run_recipe(
+        args.name,
+        out,
+        args.steps,
+        args.seed,
+        not args.no_second_phase,
+        first_phase=args.first_phase,
+        keep_first_phase=args.keep_first_phase,
+        **extra,
+    )
     print(
         f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) after {meta['train_seconds']:.0f}s: "
         f"{json.dumps(meta['final_eval'])}"
     )
 
 
+def _first_phase_meta(path: Path, second: int, want: dict) -> dict:
+    """The metadata of `path` if it is the first phase of the command with the steps, seed and
+    options `want` (its metadata records each), else a ValueError: a second phase run from another
+    command's first phase would be saved as this command's output."""
+    from micourse.standins.weights import read_metadata
+
+    if not second:
+        raise ValueError("--first-phase needs a second phase: not with --no-second-phase or so few steps")
+    meta = read_metadata(path)[1]
+    recorded = set(inspect.signature(train_gpt2).parameters) - {"init_from"}
+    got = {k: v for k, v in meta.items() if k in recorded}
+    if "second_phase" in meta or got != want:
+        raise ValueError(f"{path} is not this command's first phase: it was made with {got}, this is {want}")
+    return meta
+
+
 def run_recipe(
-    name: str, out: Path, steps: int | None = None, seed: int = 0, second_phase: bool = True, **options
+    name: str,
+    out: Path,
+    steps: int | None = None,
+    seed: int = 0,
+    second_phase: bool = True,
+    first_phase: Path | None = None,
+    keep_first_phase: bool = False,
+    **options,
 ) -> dict:
     """Train the stand-in `name` by its recipe and save it to `out`: the documented command's work,
     callable from Python (the caller sets torch's threads). gpt2-small trains in two phases: the
     second (`SECOND_PHASE`, off with `second_phase=False` and in runs too short for it) starts from
-    the first's saved file, so either phase can be re-run alone; only the final file is kept, with
-    its held-out scorecard. Returns the saved metadata."""
+    the first's saved file (`OUT.first-phase.safetensors`, deleted at the end unless
+    `keep_first_phase`), with its held-out scorecard. Returns the saved metadata.
+
+    `first_phase`: a first phase saved by this command with the same steps, seed and options: run
+    the second phase only, with the output the whole command would give. The first phase is most of
+    the hour and a half; experiments with the second phase need not repeat it.
+    """
     recipe, default_steps, _ = RECIPES[name]
     steps = steps or default_steps
-    model, hist, seen, meta = recipe(steps, seed, **options)
-    meta.update(
-        {
-            "steps": steps,
-            "seed": seed,
-            **options,
-            "threads": torch.get_num_threads(),
-            "train_seconds": round(hist.seconds, 1),
-            "final_eval": hist.evals[-1] if hist.evals else {},
-            "torch": torch.__version__,
-        }
-    )
     ph = SECOND_PHASE
     second = int(steps * ph["share"]) if name == "gpt2-small" and second_phase else 0
     first_out = out.with_name(out.stem + ".first-phase.safetensors") if second else out
-    save_standin(model.state_dict(), STANDINS[name].cfg, first_out, seen, meta, tied=meta.get("tied", False))
+    if first_phase is not None:
+        meta = _first_phase_meta(Path(first_phase), second, {"steps": steps, "seed": seed, **options})
+        first_out, first_seconds = Path(first_phase), meta["train_seconds"]
+    else:
+        model, hist, seen, meta = recipe(steps, seed, **options)
+        meta.update(
+            {
+                "steps": steps,
+                "seed": seed,
+                **options,
+                "threads": torch.get_num_threads(),
+                "train_seconds": round(hist.seconds, 1),
+                "final_eval": hist.evals[-1] if hist.evals else {},
+                "torch": torch.__version__,
+            }
+        )
+        save_standin(model.state_dict(), STANDINS[name].cfg, first_out, seen, meta, tied=meta.get("tied", False))
+        first_seconds = hist.seconds
     if second:
         phase = {k: v for k, v in ph.items() if k not in ("share", "seed_offset")}
         opts = {**options, **phase}
         model, hist2, seen, _ = recipe(second, seed + ph["seed_offset"], init_from=first_out, **opts)
         meta["data"] += f". Then a second phase of {second} steps from those weights: {_phase_note(ph)}"
         meta["second_phase"] = {"steps": second, "seed": seed + ph["seed_offset"], **opts}
-        meta["train_seconds"] = round(hist.seconds + hist2.seconds, 1)
+        meta["train_seconds"] = round(first_seconds + hist2.seconds, 1)
         meta["final_eval"] = hist2.evals[-1] if hist2.evals else {}
         save_standin(model.state_dict(), STANDINS[name].cfg, out, seen, meta, tied=True)
-        first_out.unlink()
+        if first_phase is None and not keep_first_phase:
+            first_out.unlink()
     if name == "gpt2-small":  # the held-out scorecard, measured on the saved (float16) weights
         from micourse.standins import scorecard
 
