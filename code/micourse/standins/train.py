@@ -765,7 +765,7 @@ def run_recipe(
 
     `first_phase`: a first phase saved by this command with the same steps, seed and options: run
     the second phase only, with the output the whole command would give. The first phase is most of
-    the hour and a half; experiments with the second phase need not repeat it.
+    the run's hour; experiments with the second phase need not repeat it.
     """
     recipe, default_steps, _ = RECIPES[name]
     steps = steps or default_steps
