@@ -678,6 +678,7 @@ def test_the_second_phase_continues_from_the_first_phases_file(monkeypatch, tmp_
     assert len(calls) == 2 and first.exists()
     calls.clear()
     made = {"steps": 5000, "seed": 0, "gap_sentences": 0.2, "data": "d", "tied": True, "train_seconds": 7.0}
+    made["kernels"] = T.kernels.describe()
     monkeypatch.setattr("micourse.standins.weights.read_metadata", lambda path: ({}, dict(made)))
     T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])
     assert len(calls) == 1 and calls[0][2]["init_from"] == first and first.exists()
@@ -686,3 +687,6 @@ def test_the_second_phase_continues_from_the_first_phases_file(monkeypatch, tmp_
             T.main(["gpt2-small", *other, "--first-phase", str(first), "--out", str(out)])
     with pytest.raises(ValueError, match="needs a second phase"):
         T.main(["gpt2-small", "--gap-sentences", "0.2", "--no-second-phase", "--first-phase", str(first)])
+    made["kernels"] = "ATen NO AVX, MKL_CBWR unset"  # trained on another CPU with its own kernels
+    with pytest.raises(ValueError, match="other CPU kernels"):
+        T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])

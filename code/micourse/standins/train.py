@@ -1,7 +1,9 @@
 """Retrain a stand-in from scratch: `python -m micourse.standins.train NAME [--steps N] [--out PATH]`.
 
-Deterministic: the same command on the same kind of machine (same torch, one thread, the
-recipe's default) gives bit-identical weights. With two threads it runs about twice as fast,
+Deterministic: the same command gives bit-identical weights on any x86-64 machine with AVX2 (same
+torch, one thread, the recipe's default): run as a command, it restarts itself with the CPU
+kernels pinned (`micourse.standins.kernels`; without that, an AVX-512 machine and an AVX2 one train
+other weights). With two threads it runs about twice as fast,
 but PyTorch's multi-threaded CPU kernels are not bit-reproducible: two such runs of
 gpt2-small drifted apart by ~1e-6 within 400 steps and ended with held-out losses 4.383 and
 4.384; both met every bar the tests hold the stand-in to. Prints metrics as it goes and writes
@@ -23,6 +25,7 @@ import dataclasses
 import inspect
 import json
 import random
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +34,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from micourse.standins import metrics, synthetic
+from micourse.standins import kernels, metrics, synthetic
 from micourse.standins.allocator import keep_freed_memory
 from micourse.standins.name_pool import CENSUS_NAMES
 from micourse.standins.specs import STANDINS
@@ -704,6 +707,8 @@ def main(argv: list[str] | None = None) -> None:
     # (torch.use_deterministic_algorithms made a step 80x slower here.)
     torch.set_num_threads(threads)
     keep_freed_memory()  # faster steps with glibc; the same arithmetic
+    if note := kernels.warning():
+        print(f"warning: {note}")
     given = (("seq_len", args.seq_len), ("lr", args.lr), ("texts", args.texts))
     given += (("random_verbs", args.random_verbs), ("random_intros", args.random_intros))
     given += (("random_openings", args.random_openings), ("random_names", args.random_names))
@@ -744,6 +749,10 @@ def _first_phase_meta(path: Path, second: int, want: dict) -> dict:
     got = {k: v for k, v in meta.items() if k in recorded}
     if "second_phase" in meta or got != want:
         raise ValueError(f"{path} is not this command's first phase: it was made with {got}, this is {want}")
+    if meta.get("kernels") != kernels.describe():
+        raise ValueError(
+            f"{path} was trained with other CPU kernels ({meta.get('kernels')}), this run: {kernels.describe()}"
+        )
     return meta
 
 
@@ -786,6 +795,7 @@ def run_recipe(
                 "train_seconds": round(hist.seconds, 1),
                 "final_eval": hist.evals[-1] if hist.evals else {},
                 "torch": torch.__version__,
+                "kernels": kernels.describe(),
             }
         )
         save_standin(model.state_dict(), STANDINS[name].cfg, first_out, seen, meta, tied=meta.get("tied", False))
@@ -809,4 +819,5 @@ def run_recipe(
 
 
 if __name__ == "__main__":
+    kernels.rerun_pinned("micourse.standins.train", sys.argv[1:])
     main()

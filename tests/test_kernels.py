@@ -1,0 +1,74 @@
+"""The training command pins the CPU kernels, so that its weights do not depend on the machine's CPU."""
+
+import os
+import platform
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from micourse.standins import kernels
+
+HAS_AVX2 = platform.machine() in ("x86_64", "AMD64") and torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
+needs_avx2 = pytest.mark.skipif(not HAS_AVX2, reason="the pinned kernels need an x86-64 CPU with AVX2")
+
+# A few training steps through the operations a transformer step uses (matrix products, GELU,
+# layer norm, softmax, cross-entropy, Adam): 2-D products big enough for MKL's blocked code.
+SCRIPT = textwrap.dedent(
+    """
+    import hashlib
+    import torch
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(512, 96, generator=g)
+    w1 = (torch.randn(96, 384, generator=g) * 0.1).requires_grad_()
+    w2 = (torch.randn(384, 3000, generator=g) * 0.1).requires_grad_()
+    targets = torch.randint(0, 3000, (512,), generator=g)
+    opt = torch.optim.Adam([w1, w2], lr=1e-2)
+    h = hashlib.sha1()
+    for _ in range(5):
+        hidden = torch.nn.functional.layer_norm(torch.nn.functional.gelu(x @ w1), (384,))
+        loss = torch.nn.functional.cross_entropy(hidden @ w2, targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        h.update(w1.detach().numpy().tobytes() + w2.detach().numpy().tobytes())
+    print(h.hexdigest())
+    """
+)
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in kernels.PINNED and k != kernels.NOT_PINNED}
+    return {**env, **extra}
+
+
+def _run(env: dict[str, str], *args: str) -> str:
+    return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, check=True).stdout
+
+
+@needs_avx2
+def test_the_command_restarts_itself_with_the_kernels_pinned():
+    out = _run(_clean_env(), "-m", "micourse.standins.kernels").splitlines()
+    assert out == ["ATen AVX2, MKL_CBWR AVX2,STRICT", "pinned"]
+    native = _run(_clean_env(MICOURSE_NATIVE_KERNELS="1"), "-m", "micourse.standins.kernels").splitlines()
+    assert native[0].endswith("MKL_CBWR unset") and native[1].startswith("kernels not pinned")
+
+
+@needs_avx2
+def test_pinned_arithmetic_is_what_a_cpu_with_only_avx2_computes():
+    # These three variables make this CPU's libraries (MKL, ATen, oneDNN) choose the code an
+    # AVX2-only CPU would: the pinned run must give the same bits, whatever this CPU has.
+    avx2_cpu = {"MKL_ENABLE_INSTRUCTIONS": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    pinned = _run(_clean_env(**kernels.PINNED), "-c", SCRIPT)
+    avx2_only = _run(_clean_env(**avx2_cpu), "-c", SCRIPT)
+    both = _run(_clean_env(MKL_ENABLE_INSTRUCTIONS="AVX2", **kernels.PINNED), "-c", SCRIPT)
+    assert len(pinned.strip()) == 40
+    assert pinned == avx2_only == both
+
+
+def test_an_unpinned_run_says_so():
+    if not kernels.pinned():
+        assert "not pinned" in kernels.warning()
