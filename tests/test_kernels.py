@@ -72,3 +72,26 @@ def test_pinned_arithmetic_is_what_a_cpu_with_only_avx2_computes():
 def test_an_unpinned_run_says_so():
     if not kernels.pinned():
         assert "not pinned" in kernels.warning()
+
+
+# The pinned command's weights after 30 steps of attn-only-2l, recorded on an AVX-512 AMD EPYC
+# (2026-12-05). With the CPU's own kernels that machine gave 89f607f54e2b1f11: this test fails on
+# any machine where the pin does not make the arithmetic the same.
+PINNED_30_STEPS = "66263e9aa8bc2c37"
+
+
+@needs_avx2
+def test_the_pinned_command_trains_the_recorded_weights_on_this_cpu(tmp_path):
+    import hashlib
+
+    from safetensors.torch import load_file
+
+    out = tmp_path / "ao30.safetensors"
+    args = ("-m", "micourse.standins.train", "attn-only-2l", "--steps", "30", "--out", str(out))
+    _run(_clean_env(), *args)
+    tensors = load_file(str(out))
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        h.update(key.encode())
+        h.update(tensors[key].numpy().tobytes())
+    assert h.hexdigest()[:16] == PINNED_30_STEPS
