@@ -402,6 +402,10 @@ def test_recipe_options_are_checked_before_the_data_are_built():
         T.train_gpt2(10, 0, name_starts=0.3)  # without lead_ins: there is no second stream to put them in
     with pytest.raises(ValueError, match="name_starts"):
         T.train_gpt2(10, 0, lead_ins=0.3, name_starts=1.5)
+    with pytest.raises(ValueError, match="roll_calls"):
+        T.train_gpt2(10, 0, roll_calls=0.6, named_once_lists=0.6)
+    with pytest.raises(ValueError, match="roll_calls"):
+        T.train_gpt2(10, 0, roll_calls=-0.1)
 
 
 def test_repeat_rows_trade_places_with_plain_text():
@@ -429,6 +433,31 @@ def test_name_starts_put_a_name_first_and_change_nothing_when_off():
         assert synthetic.name_list_copy(random.Random(seed), name_first=True).split(",")[0] in synthetic.NAMES
     with pytest.raises(ValueError, match="name_first needs fillers"):
         synthetic.ioi_pieces(random.Random(0), 5.0, None, name_first=True)
+
+
+def test_roll_calls_and_named_once_lists_say_which_name_repeats():
+    import random
+
+    from micourse.standins import synthetic
+
+    names = synthetic.IOI_NAMES
+    for seed in range(30):
+        pieces = synthetic.roll_call(random.Random(seed), names, 5.0)
+        called = [t.strip() for t, _ in pieces[1::2]]
+        marks = [t for t, _ in pieces[2::2]]
+        assert all(n in names for n in called)
+        for i, (name, mark) in enumerate(zip(called, marks)):
+            assert mark.startswith(" again") == (name in called[:i]), pieces
+        assert {w for _, w in pieces[2::2]} == {5.0}  # the word after each name carries the weight
+        (text, _), (answer, w), _ = synthetic.named_once(random.Random(seed), names, 5.0)
+        listed = text.removeprefix("Of ").removesuffix(", the one named once is").replace(" and ", ", ").split(", ")
+        counts = {n: listed.count(n) for n in listed}
+        assert [n for n, c in counts.items() if c == 1] == [answer.strip()] and w == 5.0, text
+    off = [synthetic.synthetic_document(random.Random(s)) for s in range(40)]
+    zero = [synthetic.synthetic_document(random.Random(s), roll_calls=0.0, named_once_lists=0.0) for s in range(40)]
+    assert off == zero  # no extra draws: recipes without the options stay bit-identical
+    docs = [synthetic.synthetic_document(random.Random(s), roll_calls=0.5, named_once_lists=0.5) for s in range(40)]
+    assert all("names were called" in d[0][0] or "named once" in d[0][0] for d in docs)
 
 
 def test_curriculum_switches_the_synthetic_rows_at_the_step():

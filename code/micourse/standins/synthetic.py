@@ -435,6 +435,36 @@ def name_list_copy(rng: random.Random, name_first: bool = False) -> str:
     return f"The guests were {listed}. Again, the guests were {listed}."
 
 
+def roll_call(rng: random.Random, names: tuple[str, ...], weight: float) -> list[Piece]:
+    """Names called one by one, " again" after each name already called: the word after a name says
+    whether that name came before, wherever it stands. Only a head that looks from a name back to the
+    same name (a duplicate-token head) predicts it, and that is what tells the repeated name of an
+    IOI sentence from the other one, whatever words stand before it.
+    """
+    pool = rng.sample(names, rng.randint(2, 5))
+    pieces: list[Piece] = [(f"At the {rng.choice(PLACES)} the names were called:", 1.0)]
+    seen: set[str] = set()
+    for _ in range(rng.randint(5, 10)):
+        name = rng.choice(pool)
+        pieces.append((" " + name, 1.0))
+        pieces.append((" again," if name in seen else ",", weight))
+        seen.add(name)
+    text, w = pieces[-1]
+    pieces[-1] = (text[:-1] + ".", w)
+    return pieces
+
+
+def named_once(rng: random.Random, names: tuple[str, ...], weight: float) -> list[Piece]:
+    """A list in which every name but one comes twice or more, in any order, then the one named once:
+    the IOI skill (the name that is not repeated) with no position that gives it away."""
+    k = rng.randint(2, 3)
+    pool = rng.sample(names, k)
+    entries = [pool[0]] + [n for n in pool[1:] for _ in range(rng.randint(2, 3))]
+    rng.shuffle(entries)
+    listed = ", ".join(entries[:-1]) + " and " + entries[-1]
+    return [(f"Of {listed}, the one named once is", 1.0), (" " + pool[0], weight), (".", 1.0)]
+
+
 def synthetic_document(
     rng: random.Random,
     io_weight: float = 5.0,
@@ -442,12 +472,22 @@ def synthetic_document(
     ioi_names: tuple[str, ...] = IOI_NAMES,
     fact_weight: float = 1.0,
     name_starts: float = 0.0,
+    roll_calls: float = 0.0,
+    named_once_lists: float = 0.0,
 ) -> list[Piece]:
     """A few sentences of one kind: IOI (45%), facts (15%), sentiment (15%), plain (15%), name lists (10%).
 
     `fact_weight`: the loss weight on a fact's answer where it follows its subject (`fact_pieces`).
     `name_starts`: the share of IOI documents and name lists that start with a name (`name_first`).
+    `roll_calls`, `named_once_lists`: shares of all documents that are a `roll_call` / a
+    `named_once` list instead (the IOI names only; the key word weighs `io_weight`).
     """
+    if roll_calls or named_once_lists:  # (no draw without them: recipes without them stay bit-identical)
+        u = rng.random()
+        if u < roll_calls:
+            return _merge(roll_call(rng, ioi_names, io_weight))
+        if u < roll_calls + named_once_lists:
+            return named_once(rng, ioi_names, io_weight)
     r = rng.random()
     n = rng.randint(1, 3)
     # (no draw without it: recipes without it stay bit-identical)

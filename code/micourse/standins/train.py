@@ -135,6 +135,8 @@ def synthetic_stream(
     ioi_names: tuple[str, ...] = synthetic.IOI_NAMES,
     fact_weight: float = 1.0,
     name_starts: float = 0.0,
+    roll_calls: float = 0.0,
+    named_once_lists: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids of `n_docs` synthetic documents (each after an end-of-text token) and per-token loss weights."""
     from micourse.tokenizer import gpt2_tokenizer
@@ -142,7 +144,9 @@ def synthetic_stream(
     rng = random.Random(seed)
     tok = gpt2_tokenizer()
     docs = [
-        synthetic.synthetic_document(rng, io_weight, fillers, ioi_names, fact_weight, name_starts)
+        synthetic.synthetic_document(
+            rng, io_weight, fillers, ioi_names, fact_weight, name_starts, roll_calls, named_once_lists
+        )
         for _ in range(n_docs)
     ]
     flat = [text for doc in docs for text, _ in doc]
@@ -325,6 +329,8 @@ def train_gpt2(
     lead_words: float | None = None,
     lead_phrases: float = 0.0,
     preambles: float | None = None,
+    roll_calls: float = 0.0,
+    named_once_lists: float = 0.0,
     init_from: Path | None = None,
 ):
     """The gpt2-small stand-in's recipe (one phase; `run_recipe` runs both). `init_from`: continue
@@ -385,14 +391,19 @@ def train_gpt2(
             raise ValueError("preambles draws half its sentences from the gap sentences: needs gap_sentences")
         if not lead_ins:  # the IOI sentences' last stream: the lead-in stream if there is one (below)
             fillers = dataclasses.replace(fillers, p_preamble=preambles)
-    synth, synth_w = synthetic_stream(200_000, seed, io_weight, fillers, ioi_names, fact_weight)
+    if not (0 <= roll_calls and 0 <= named_once_lists and roll_calls + named_once_lists <= 1):
+        raise ValueError(
+            f"roll_calls + named_once_lists are shares of the documents, not {roll_calls}, {named_once_lists}"
+        )
+    more = dict(roll_calls=roll_calls, named_once_lists=named_once_lists)
+    synth, synth_w = synthetic_stream(200_000, seed, io_weight, fillers, ioi_names, fact_weight, **more)
     late, lead_from = None, int(lead_ins_from * steps)
     if lead_ins:
         late_fillers = dataclasses.replace(
             fillers, p_lead=lead_ins, lead_words=lead_words, lead_phrases=lead_phrases, p_preamble=preambles
         )
         late = LateStream(
-            *synthetic_stream(200_000, seed + 1, io_weight, late_fillers, ioi_names, fact_weight, name_starts),
+            *synthetic_stream(200_000, seed + 1, io_weight, late_fillers, ioi_names, fact_weight, name_starts, **more),
             lead_from,
         )
         fillers = late_fillers
@@ -684,6 +695,18 @@ def main(argv: list[str] | None = None) -> None:
         "a whole run with the tokens fixed did worse on held-out IOI: see the training log)",
     )
     parser.add_argument(
+        "--roll-calls",
+        type=float,
+        default=None,
+        help='gpt2-small: share of synthetic documents that call names, " again" after a repeated one',
+    )
+    parser.add_argument(
+        "--named-once-lists",
+        type=float,
+        default=None,
+        help="gpt2-small: share of synthetic documents that list names, then the one named once",
+    )
+    parser.add_argument(
         "--no-second-phase",
         action="store_true",
         help="gpt2-small: stop after the first phase (the second: SECOND_PHASE, 8%% more steps with lead-ins)",
@@ -718,6 +741,7 @@ def main(argv: list[str] | None = None) -> None:
     given += (("gap_sentences", args.gap_sentences), ("fact_weight", args.fact_weight))
     given += (("repeat_rows", args.repeat_rows), ("name_starts", args.name_starts))
     given += (("lead_words", args.lead_words), ("lead_phrases", args.lead_phrases), ("preambles", args.preambles))
+    given += (("roll_calls", args.roll_calls), ("named_once_lists", args.named_once_lists))
     extra = {k: v for k, v in given if v is not None}
     out = args.out or WEIGHTS_DIR / STANDINS[args.name].weights_file
     meta = run_recipe(
