@@ -408,6 +408,22 @@ def test_recipe_options_are_checked_before_the_data_are_built():
         T.train_gpt2(10, 0, roll_calls=-0.1)
 
 
+def test_warm_start_can_leave_layer_1_heads_fresh():
+    from micourse.standins import train as T
+    from micourse.standins.weights import load_state
+
+    src = load_state(T.WEIGHTS_DIR / "attn-only-2l.safetensors", 50257)
+    seen = torch.ones(50257, dtype=torch.bool)
+    model = T._fresh_model("gpt2-small", 0)
+    T.warm_start_from_attn_only(model, seen, layer1_heads=1)
+    for key in ("W_Q", "W_K", "W_V", "W_O", "b_Q"):
+        own, theirs = model.blocks[1].attn.state_dict()[key], src[f"blocks.1.attn.{key}"].float()
+        assert torch.equal(own[3], theirs[3]) and not torch.equal(own[:3], theirs[:3]), key
+        assert torch.equal(model.blocks[0].attn.state_dict()[key], src[f"blocks.0.attn.{key}"].float()), key
+    with pytest.raises(ValueError, match="warm_layer1_heads"):
+        T.train_gpt2(10, 0, warm_layer1_heads=5)
+
+
 def test_repeat_rows_trade_places_with_plain_text():
     from micourse.standins import train as T
 

@@ -243,7 +243,7 @@ def gpt2_batches(
         yield torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
-def warm_start_from_attn_only(model, seen_mask: torch.Tensor) -> None:
+def warm_start_from_attn_only(model, seen_mask: torch.Tensor, layer1_heads: int | None = None) -> None:
     """Start gpt2-small's first two attention layers from the committed attn-only-2l stand-in.
 
     Trained from scratch on a mix of text and copying rows, the 4-layer model never formed an
@@ -254,6 +254,11 @@ def warm_start_from_attn_only(model, seen_mask: torch.Tensor) -> None:
     MLPs start with zero output weights: random MLP outputs in between the two layers hid the
     circuit (induction score 0.05 instead of 0.96 at step 0). Training then keeps the circuit
     because copying rows keep rewarding it.
+
+    `layer1_heads`: copy only the last this many of layer 1's heads (all four are induction heads
+    there), leaving the others as freshly initialised (None: all). Copying heads in layer 1 become
+    the stand-in's IOI name copiers, and a layer-1 head cannot know which name is repeated
+    (session 23, docs/standin-training-log.md).
     """
     from micourse.standins.weights import load_state
 
@@ -264,7 +269,13 @@ def warm_start_from_attn_only(model, seen_mask: torch.Tensor) -> None:
             copy = key in ("embed.W_E", "pos_embed.W_pos") or (
                 key.startswith(("blocks.0.", "blocks.1.")) and (".attn." in key or ".ln1." in key)
             )
-            if copy:
+            if not copy:
+                continue
+            n = model.cfg.n_heads
+            per_head = key.startswith("blocks.1.attn.") and value.ndim >= 2 and value.shape[0] == n
+            if layer1_heads is not None and per_head:
+                own[key][n - layer1_heads :].copy_(value[n - layer1_heads :].to(own[key].dtype))
+            else:
                 own[key].copy_(value.to(own[key].dtype))
         for block in model.blocks[:2]:
             block.mlp.W_out.zero_()
@@ -331,6 +342,7 @@ def train_gpt2(
     preambles: float | None = None,
     roll_calls: float = 0.0,
     named_once_lists: float = 0.0,
+    warm_layer1_heads: int | None = None,
     init_from: Path | None = None,
 ):
     """The gpt2-small stand-in's recipe (one phase; `run_recipe` runs both). `init_from`: continue
@@ -359,6 +371,8 @@ def train_gpt2(
         raise ValueError(f"name_starts is a share in [0, 1] of the lead-in stream (needs lead_ins), not {name_starts}")
     if not 0 <= lead_ins_from < 1:
         raise ValueError(f"lead_ins_from is a share of the steps, in [0, 1), not {lead_ins_from}")
+    if warm_layer1_heads is not None and not 0 <= warm_layer1_heads <= STANDINS["gpt2-small"].cfg["n_heads"]:
+        raise ValueError(f"warm_layer1_heads is a number of heads, 0 to 4, not {warm_layer1_heads}")
     t0 = time.perf_counter()
     names = texts.split(",")
     plain = "\n\n".join(_text(n, "train") for n in names)
@@ -418,7 +432,9 @@ def train_gpt2(
     pool = seen[seen != GPT2_EOS_ID]
     if init_from is None:
         model = _fresh_model("gpt2-small", seed)
-        warm_start_from_attn_only(model, seen_mask)  # unseen tokens: zero rows, so "known" = non-zero row
+        warm_start_from_attn_only(
+            model, seen_mask, warm_layer1_heads
+        )  # unseen tokens: zero rows, so "known" = non-zero row
     else:
         from micourse.models import load_standin
 
@@ -707,6 +723,12 @@ def main(argv: list[str] | None = None) -> None:
         help="gpt2-small: share of synthetic documents that list names, then the one named once",
     )
     parser.add_argument(
+        "--warm-layer1-heads",
+        type=int,
+        default=None,
+        help="gpt2-small: copy only this many of attn-only-2l's layer-1 (induction) heads at the start (default: all 4)",
+    )
+    parser.add_argument(
         "--no-second-phase",
         action="store_true",
         help="gpt2-small: stop after the first phase (the second: SECOND_PHASE, 8%% more steps with lead-ins)",
@@ -742,6 +764,7 @@ def main(argv: list[str] | None = None) -> None:
     given += (("repeat_rows", args.repeat_rows), ("name_starts", args.name_starts))
     given += (("lead_words", args.lead_words), ("lead_phrases", args.lead_phrases), ("preambles", args.preambles))
     given += (("roll_calls", args.roll_calls), ("named_once_lists", args.named_once_lists))
+    given += (("warm_layer1_heads", args.warm_layer1_heads),)
     extra = {k: v for k, v in given if v is not None}
     out = args.out or WEIGHTS_DIR / STANDINS[args.name].weights_file
     meta = run_recipe(
