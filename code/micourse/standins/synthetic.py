@@ -485,7 +485,7 @@ def synthetic_document(
     if roll_calls or named_once_lists:  # (no draw without them: recipes without them stay bit-identical)
         u = rng.random()
         if u < roll_calls:
-            return _merge(roll_call(rng, ioi_names, io_weight))
+            return roll_call(rng, ioi_names, io_weight)
         if u < roll_calls + named_once_lists:
             return named_once(rng, ioi_names, io_weight)
     r = rng.random()

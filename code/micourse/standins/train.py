@@ -371,8 +371,13 @@ def train_gpt2(
         raise ValueError(f"name_starts is a share in [0, 1] of the lead-in stream (needs lead_ins), not {name_starts}")
     if not 0 <= lead_ins_from < 1:
         raise ValueError(f"lead_ins_from is a share of the steps, in [0, 1), not {lead_ins_from}")
-    if warm_layer1_heads is not None and not 0 <= warm_layer1_heads <= STANDINS["gpt2-small"].cfg["n_heads"]:
-        raise ValueError(f"warm_layer1_heads is a number of heads, 0 to 4, not {warm_layer1_heads}")
+    if not (0 <= roll_calls and 0 <= named_once_lists and roll_calls + named_once_lists <= 1):
+        raise ValueError(
+            f"roll_calls + named_once_lists are shares of the documents, not {roll_calls}, {named_once_lists}"
+        )
+    n_heads = STANDINS["gpt2-small"].cfg["n_heads"]
+    if warm_layer1_heads is not None and not 0 <= warm_layer1_heads <= n_heads:
+        raise ValueError(f"warm_layer1_heads is a number of heads, 0 to {n_heads}, not {warm_layer1_heads}")
     t0 = time.perf_counter()
     names = texts.split(",")
     plain = "\n\n".join(_text(n, "train") for n in names)
@@ -405,10 +410,6 @@ def train_gpt2(
             raise ValueError("preambles draws half its sentences from the gap sentences: needs gap_sentences")
         if not lead_ins:  # the IOI sentences' last stream: the lead-in stream if there is one (below)
             fillers = dataclasses.replace(fillers, p_preamble=preambles)
-    if not (0 <= roll_calls and 0 <= named_once_lists and roll_calls + named_once_lists <= 1):
-        raise ValueError(
-            f"roll_calls + named_once_lists are shares of the documents, not {roll_calls}, {named_once_lists}"
-        )
     more = dict(roll_calls=roll_calls, named_once_lists=named_once_lists)
     synth, synth_w = synthetic_stream(200_000, seed, io_weight, fillers, ioi_names, fact_weight, **more)
     late, lead_from = None, int(lead_ins_from * steps)
@@ -432,9 +433,8 @@ def train_gpt2(
     pool = seen[seen != GPT2_EOS_ID]
     if init_from is None:
         model = _fresh_model("gpt2-small", seed)
-        warm_start_from_attn_only(
-            model, seen_mask, warm_layer1_heads
-        )  # unseen tokens: zero rows, so "known" = non-zero row
+        # unseen tokens: zero rows, so "known" = non-zero row
+        warm_start_from_attn_only(model, seen_mask, warm_layer1_heads)
     else:
         from micourse.models import load_standin
 
