@@ -424,6 +424,46 @@ def test_warm_start_can_leave_layer_1_heads_fresh():
         T.train_gpt2(10, 0, warm_layer1_heads=5)
 
 
+def test_subject_attention_finds_the_repeated_name_and_weighs_layer_1s_attention_to_it():
+    from micourse.standins import train as T
+    from micourse.tokenizer import gpt2_tokenizer
+
+    tok = gpt2_tokenizer()
+    names = T.name_token_ids(synthetic.IOI_NAMES)
+    toks, w = T.synthetic_stream(300, 3, 10.0, None, synthetic.IOI_NAMES)
+    n = len(toks) // 128 * 128
+    rows, ws = toks[:n].reshape(-1, 128), w[:n].reshape(-1, 128)
+    found = T.subject_positions(rows, ws, 10.0, names)
+    assert len(found) > 100
+    for r, q, ks in found:
+        io = tok.decode([int(rows[r, q + 1])]).strip()
+        subject = {tok.decode([int(rows[r, k])]).strip() for k in ks}
+        assert len(ks) == 2 and len(subject) == 1 and io not in subject and q + 1 < 128 and ws[r, q + 1] == 10.0
+    # a name whose unspaced spelling starts with another name ("Frank" of "Franklin") is not a subject
+    text = "Franklin and Gilbert were at the beach, and Gilbert gave a book to"
+    ids = torch.tensor([tok.encode(text) + tok.encode(" Franklin")])
+    both = T.name_token_ids(("Frank", "Franklin", "Gilbert"))
+    weights = torch.ones_like(ids, dtype=torch.float)
+    weights[0, -1] = 10.0
+    [(_, q, ks)] = T.subject_positions(ids, weights, 10.0, both)
+    assert q == ids.shape[1] - 2 and [tok.decode([int(ids[0, k])]) for k in ks] == [" Gilbert", " Gilbert"]
+    # the loss adds weight x layer 1's mean attention to the subject, and nothing at weight 0
+    model = T._fresh_model("gpt2-small", 0)
+    seen = torch.unique(torch.cat([rows.flatten(), ids.flatten()]))
+    batch = (rows[:4], ws[:4])
+    plain = T.WeightedTiedLoss(seen, 50257, tied=True)(model, batch)
+    _, cache = model.run_with_cache(rows[:4], names_filter="blocks.1.attn.hook_pattern")
+    pattern = cache["blocks.1.attn.hook_pattern"]
+    mass = torch.stack([pattern[r, :, q, ks].sum(-1).mean() for r, q, ks in T.subject_positions(*batch, 10.0, names)])
+    for weight in (0.0, 2.0):
+        got = T.SubjectAttentionLoss(seen, 50257, 10.0, names, weight)(model, batch)
+        assert torch.allclose(got, plain + weight * mass.mean(), atol=1e-5)
+    with pytest.raises(ValueError, match="subject_attention"):
+        T.train_gpt2(10, 0, subject_attention=-1.0)
+    with pytest.raises(ValueError, match="subject_attention"):
+        T.train_gpt2(10, 0, subject_attention=1.0, io_weight=3.0)
+
+
 def test_repeat_rows_trade_places_with_plain_text():
     from micourse.standins import train as T
 
@@ -653,9 +693,10 @@ def test_head_direct_effects_match_transformer_lens(gpt2):
 BARS = {"induction": 0.5, "repeat_ratio": 0.5, "ioi_win": 0.9, "ioi_diff": 1.0, "ablation_removed": 0.5, "facts": 10}
 
 
-def test_the_second_phase_continues_from_the_first_phases_file(monkeypatch, tmp_path):
-    """`main` trains gpt2-small in two phases: the second starts from the first's saved file, with
-    SECOND_PHASE's learning rate and lead-ins, and only the final file is left."""
+def test_each_later_phase_continues_from_the_previous_phases_file(monkeypatch, tmp_path):
+    """`main` trains gpt2-small in phases: the second starts from the first's saved file, with
+    SECOND_PHASE's learning rate and lead-ins, a third (session 24's, not adopted) from the second's
+    with its loss on layer 1's attention, and only the final file is left."""
     from types import SimpleNamespace
 
     from micourse.standins import train as T
@@ -676,15 +717,22 @@ def test_the_second_phase_continues_from_the_first_phases_file(monkeypatch, tmp_
     monkeypatch.setattr(T, "keep_freed_memory", lambda: None)
     monkeypatch.setattr(T.torch, "set_num_threads", lambda n: None)
     monkeypatch.setattr("micourse.standins.scorecard.record", lambda path: None)
+    assert [label for label, _ in T.LATER_PHASES] == ["second"]  # the recipe's
+    third = {**T.SECOND_PHASE, "share": 0.16, "subject_attention": 2.0, "seed_offset": 2}
+    monkeypatch.setattr(T, "LATER_PHASES", (*T.LATER_PHASES, ("third", third)))
+    assert "layer 1" in T._phase_note(third) and "second phase's settings" in T._phase_note(third)
     out = tmp_path / "g.safetensors"
     T.main(["gpt2-small", "--gap-sentences", "0.2", "--out", str(out)])
-    (s1, seed1, kw1), (s2, seed2, kw2) = calls
+    (s1, seed1, kw1), (s2, seed2, kw2), (s3, seed3, kw3) = calls
     assert (s1, seed1, kw1) == (5000, 0, {"gap_sentences": 0.2})
-    ph = T.SECOND_PHASE
+    ph, ph3 = T.SECOND_PHASE, third
     assert (s2, seed2) == (int(5000 * ph["share"]), ph["seed_offset"])
     assert kw2["init_from"] == saved[0] and kw2["gap_sentences"] == 0.2 and kw2["lr"] == ph["lr"]
-    assert kw2["lead_ins"] == ph["lead_ins"] and kw2["average_last"] == 0
-    assert saved[1] == out and out.exists() and not saved[0].exists()
+    assert kw2["lead_ins"] == ph["lead_ins"] and kw2["average_last"] == 0 and "subject_attention" not in kw2
+    assert (s3, seed3) == (int(5000 * ph3["share"]), ph3["seed_offset"]) and seed3 != seed2
+    assert kw3["init_from"] == saved[1] and kw3["gap_sentences"] == 0.2
+    assert kw3["subject_attention"] == ph3["subject_attention"] > 0
+    assert saved[2] == out and out.exists() and not saved[0].exists() and not saved[1].exists()
     calls.clear()
     T.main(["gpt2-small", "--steps", "10", "--out", str(out)])  # a smoke run: no second phase (8% of 10 steps)
     assert len(calls) == 1
@@ -720,13 +768,13 @@ def test_the_second_phase_continues_from_the_first_phases_file(monkeypatch, tmp_
     calls.clear()
     T.main(["gpt2-small", "--gap-sentences", "0.2", "--keep-first-phase", "--out", str(out)])
     first = out.with_name(out.stem + ".first-phase.safetensors")
-    assert len(calls) == 2 and first.exists()
+    assert len(calls) == 3 and first.exists() and out.with_name(out.stem + ".second-phase.safetensors").exists()
     calls.clear()
     made = {"steps": 5000, "seed": 0, "gap_sentences": 0.2, "data": "d", "tied": True, "train_seconds": 7.0}
     made["kernels"] = T.kernels.describe()
     monkeypatch.setattr("micourse.standins.weights.read_metadata", lambda path: ({}, dict(made)))
     T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])
-    assert len(calls) == 1 and calls[0][2]["init_from"] == first and first.exists()
+    assert len(calls) == 2 and calls[0][2]["init_from"] == first and first.exists()
     for other in ([], ["--gap-sentences", "0.3"], ["--gap-sentences", "0.2", "--seed", "1"]):
         with pytest.raises(ValueError, match="not this command's first phase"):
             T.main(["gpt2-small", *other, "--first-phase", str(first), "--out", str(out)])

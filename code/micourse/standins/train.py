@@ -27,6 +27,7 @@ import json
 import random
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -295,6 +296,82 @@ class WeightedTiedLoss(RestrictedVocabLoss):
         return (ce * w).sum() / w.sum()
 
 
+def name_token_ids(names: tuple[str, ...]) -> dict[int, str]:
+    """Token id -> name, for each name's single-token spellings (" Mary" and, at a text's start, "Mary")."""
+    from micourse.tokenizer import gpt2_tokenizer
+
+    tok = gpt2_tokenizer()
+    out: dict[int, str] = {}
+    for name in names:
+        for spelling in (" " + name, name):
+            ids = tok.encode(spelling)
+            if len(ids) == 1:
+                out[ids[0]] = name
+    return out
+
+
+def subject_positions(
+    tokens: torch.Tensor, weights: torch.Tensor, io_weight: float, names: dict[int, str]
+) -> list[tuple[int, int, list[int]]]:
+    """(row, query position, the subject's positions) for each training IOI sentence in a batch.
+
+    A sentence's IO is the token with the loss weight `io_weight` (the only weight of that size in
+    the synthetic rows); the query is the token before it ("... gave a ring to"), and the subject
+    is the other name that occurs at least twice between the previous IO (or the document's start)
+    and the query: the training sentences name only the two people. (Twice: the first token of a
+    name's unspaced spelling can be another name, "Frank" of "Franklin".) Sentences whose first
+    mention the window cut off are left out.
+    """
+    out = []
+    for row, (toks, w) in enumerate(zip(tokens.tolist(), weights.tolist())):
+        start = 0
+        for t in range(1, len(toks)):
+            if toks[t - 1] == GPT2_EOS_ID:
+                start = t
+            if w[t] != io_weight or toks[t] not in names:
+                continue
+            io = names[toks[t]]
+            found = [p for p in range(start, t - 1) if toks[p] in names and names[toks[p]] != io]
+            count = Counter(names[toks[p]] for p in found)
+            subj = [p for p in found if count[names[toks[p]]] >= 2]
+            if subj:
+                out.append((row, t - 1, subj))
+            start = t + 1
+    return out
+
+
+class SubjectAttentionLoss(WeightedTiedLoss):
+    """`WeightedTiedLoss` plus `weight` x the attention that layer `layer`'s heads pay, from the
+    token before the IO, to the subject's tokens in the training IOI sentences (mean over heads and
+    sentences; between 0 and 1).
+
+    Why (session 24, docs/standin-training-log.md): on prompts outside the grammar, the whole gap
+    to the IOI bar was layer 1's heads copying the subject; with their attention to it removed the
+    committed weights scored 0.98 instead of 0.76. The output loss alone taught them to skip the
+    name that starts the action, a cue that phrases before the subject break.
+    """
+
+    def __init__(self, vocab_ids, d_vocab: int, io_weight: float, names: dict[int, str], weight: float, layer: int = 1):
+        super().__init__(vocab_ids, d_vocab, tied=True)
+        self.io_weight, self.names, self.weight, self.layer = io_weight, names, weight, layer
+
+    def __call__(self, model, batch):
+        tokens, weights = batch
+        found = subject_positions(tokens, weights, self.io_weight, self.names)
+        saved = {}
+
+        def keep(pattern, hook):
+            saved["p"] = pattern
+
+        with model.hooks(fwd_hooks=[(f"blocks.{self.layer}.attn.hook_pattern", keep)]):
+            ce = super().__call__(model, batch)
+        if not found:
+            return ce
+        pattern = saved["p"]  # [batch, head, query, key]
+        mass = torch.stack([pattern[r, :, q, ks].sum(-1).mean() for r, q, ks in found])
+        return ce + self.weight * mass.mean()
+
+
 def tie_for_eval(model, seen_mask: torch.Tensor) -> None:
     """Make the full-vocabulary unembedding the tied one, with unseen tokens ruled out (as on loading)."""
     from micourse.standins.weights import UNSEEN_LOGIT_BIAS
@@ -343,6 +420,7 @@ def train_gpt2(
     roll_calls: float = 0.0,
     named_once_lists: float = 0.0,
     warm_layer1_heads: int | None = None,
+    subject_attention: float = 0.0,
     init_from: Path | None = None,
 ):
     """The gpt2-small stand-in's recipe (one phase; `run_recipe` runs both). `init_from`: continue
@@ -374,6 +452,10 @@ def train_gpt2(
     if not (0 <= roll_calls and 0 <= named_once_lists and roll_calls + named_once_lists <= 1):
         raise ValueError(
             f"roll_calls + named_once_lists are shares of the documents, not {roll_calls}, {named_once_lists}"
+        )
+    if not subject_attention >= 0 or (subject_attention and (io_weight in (1.0, fact_weight) or named_once_lists)):
+        raise ValueError(
+            f"subject_attention is a loss weight >= 0 and finds the IO by its own loss weight, not {subject_attention}"
         )
     n_heads = STANDINS["gpt2-small"].cfg["n_heads"]
     if warm_layer1_heads is not None and not 0 <= warm_layer1_heads <= n_heads:
@@ -471,7 +553,10 @@ def train_gpt2(
             extra = json.dumps(hist.evals[-1]) if hist.eval_steps and hist.eval_steps[-1] == step else ""
             print(f"step {step + 1:5d}  loss {loss:.3f}  {extra}  ({time.perf_counter() - t0:.0f}s)", flush=True)
 
-    loss_fn = WeightedTiedLoss(seen, model.cfg.d_vocab, tied=True)
+    if subject_attention:
+        loss_fn = SubjectAttentionLoss(seen, model.cfg.d_vocab, io_weight, name_token_ids(ioi_names), subject_attention)
+    else:
+        loss_fn = WeightedTiedLoss(seen, model.cfg.d_vocab, tied=True)
     batches = gpt2_batches(kjv, synth, synth_w, pool, seq_len, seed, mix=mix, late=late)
     hist = train(model, batches, cfg, loss_fn=loss_fn, evaluate=evaluate, on_step=log)
     if average_last:  # the mean of the last weights: steadier than any one step's (the held-out score swings)
@@ -548,6 +633,15 @@ def _lead_note(share: float) -> str:
 
 
 def _phase_note(ph: dict) -> str:
+    if ph.get("subject_attention"):
+        skip = ("subject_attention", "seed_offset", "share")
+        rest = {k: v for k, v in ph.items() if k not in skip}
+        same = rest == {k: v for k, v in SECOND_PHASE.items() if k not in skip}
+        base = "the second phase's settings on new draws of its data" if same else _phase_note(rest)
+        return (
+            f"{base}, and loss weight {ph['subject_attention']:g} on the attention that layer 1's heads pay, from "
+            "the token before the indirect object, to the subject (the mean over heads of its share)"
+        )
     note = f"a fresh optimizer, learning rate {ph['lr']:g}; {_lead_note(ph['lead_ins'])}"
     if ph.get("repeat_rows", MIX[0]) != MIX[0]:
         mix = batch_mix(ph["repeat_rows"])
@@ -604,6 +698,12 @@ SECOND_PHASE = {
     "io_weight": 10.0,
     "seed_offset": 1,
 }
+
+# The phases after the first, each from the previous one's saved file. Session 24 tried a third,
+# {**SECOND_PHASE, "share": 0.16, "subject_attention": 2.0, "seed_offset": 2} (a loss on layer 1's
+# attention to the subject): blind templates 0.76 -> 0.86, but the IO was then almost never the top
+# prediction (0.28 -> 0.01) and facts fell (27 -> 21); not adopted (docs/standin-training-log.md).
+LATER_PHASES: tuple[tuple[str, dict], ...] = (("second", SECOND_PHASE),)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -729,6 +829,12 @@ def main(argv: list[str] | None = None) -> None:
         help="gpt2-small: copy only this many of attn-only-2l's layer-1 (induction) heads at the start (default: all 4)",
     )
     parser.add_argument(
+        "--subject-attention",
+        type=float,
+        default=None,
+        help="gpt2-small: loss weight on layer 1's attention from the token before the IO to the subject (SubjectAttentionLoss)",
+    )
+    parser.add_argument(
         "--no-second-phase",
         action="store_true",
         help="gpt2-small: stop after the first phase (the second: SECOND_PHASE, 8%% more steps with lead-ins)",
@@ -742,7 +848,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--keep-first-phase",
         action="store_true",
-        help="gpt2-small: keep the first phase beside the output (OUT.first-phase.safetensors) for --first-phase",
+        help="gpt2-small: keep the first phase (and any other but the last) beside the output (OUT.first-phase.safetensors)",
     )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -764,7 +870,7 @@ def main(argv: list[str] | None = None) -> None:
     given += (("repeat_rows", args.repeat_rows), ("name_starts", args.name_starts))
     given += (("lead_words", args.lead_words), ("lead_phrases", args.lead_phrases), ("preambles", args.preambles))
     given += (("roll_calls", args.roll_calls), ("named_once_lists", args.named_once_lists))
-    given += (("warm_layer1_heads", args.warm_layer1_heads),)
+    given += (("warm_layer1_heads", args.warm_layer1_heads), ("subject_attention", args.subject_attention))
     extra = {k: v for k, v in given if v is not None}
     out = args.out or WEIGHTS_DIR / STANDINS[args.name].weights_file
     meta = run_recipe(
@@ -794,13 +900,17 @@ def _first_phase_meta(path: Path, second: int, want: dict) -> dict:
     meta = read_metadata(path)[1]
     recorded = set(inspect.signature(train_gpt2).parameters) - {"init_from"}
     got = {k: v for k, v in meta.items() if k in recorded}
-    if "second_phase" in meta or got != want:
+    if "second_phase" in meta or "third_phase" in meta or got != want:
         raise ValueError(f"{path} is not this command's first phase: it was made with {got}, this is {want}")
     if meta.get("kernels") != kernels.describe():
         raise ValueError(
             f"{path} was trained with other CPU kernels ({meta.get('kernels')}), this run: {kernels.describe()}"
         )
     return meta
+
+
+def _phase_file(out: Path, label: str) -> Path:
+    return out.with_name(f"{out.stem}.{label}-phase.safetensors")
 
 
 def run_recipe(
@@ -814,23 +924,24 @@ def run_recipe(
     **options,
 ) -> dict:
     """Train the stand-in `name` by its recipe and save it to `out`: the documented command's work,
-    callable from Python (the caller sets torch's threads). gpt2-small trains in two phases: the
-    second (`SECOND_PHASE`, off with `second_phase=False` and in runs too short for it) starts from
-    the first's saved file (`OUT.first-phase.safetensors`, deleted at the end unless
-    `keep_first_phase`), with its held-out scorecard. Returns the saved metadata.
+    callable from Python (the caller sets torch's threads). gpt2-small trains in phases: each of
+    `LATER_PHASES` (today the second, `SECOND_PHASE`; off with `second_phase=False` and in runs too
+    short for them) starts from the previous phase's saved file (`OUT.first-phase.safetensors`, ...,
+    deleted at the end unless `keep_first_phase`); the output carries its held-out scorecard. Returns the saved metadata.
 
     `first_phase`: a first phase saved by this command with the same steps, seed and options: run
-    the second phase only, with the output the whole command would give. The first phase is most of
-    the run's hour; experiments with the second phase need not repeat it.
+    the later phases only, with the output the whole command would give. The first phase is most of
+    the run's hour; experiments with the later phases need not repeat it.
     """
     recipe, default_steps, _ = RECIPES[name]
     steps = steps or default_steps
-    ph = SECOND_PHASE
-    second = int(steps * ph["share"]) if name == "gpt2-small" and second_phase else 0
-    first_out = out.with_name(out.stem + ".first-phase.safetensors") if second else out
+    later = [(label, ph, int(steps * ph["share"])) for label, ph in LATER_PHASES]
+    if name != "gpt2-small" or not second_phase or not all(n for _, _, n in later):  # (a smoke run: none)
+        later = []
+    first_out = _phase_file(out, "first") if later else out
     if first_phase is not None:
-        meta = _first_phase_meta(Path(first_phase), second, {"steps": steps, "seed": seed, **options})
-        first_out, first_seconds = Path(first_phase), meta["train_seconds"]
+        meta = _first_phase_meta(Path(first_phase), len(later), {"steps": steps, "seed": seed, **options})
+        first_out, seconds = Path(first_phase), meta["train_seconds"]
     else:
         model, hist, seen, meta = recipe(steps, seed, **options)
         meta.update(
@@ -846,18 +957,24 @@ def run_recipe(
             }
         )
         save_standin(model.state_dict(), STANDINS[name].cfg, first_out, seen, meta, tied=meta.get("tied", False))
-        first_seconds = hist.seconds
-    if second:
-        phase = {k: v for k, v in ph.items() if k not in ("share", "seed_offset")}
-        opts = {**options, **phase}
-        model, hist2, seen, _ = recipe(second, seed + ph["seed_offset"], init_from=first_out, **opts)
-        meta["data"] += f". Then a second phase of {second} steps from those weights: {_phase_note(ph)}"
-        meta["second_phase"] = {"steps": second, "seed": seed + ph["seed_offset"], **opts}
-        meta["train_seconds"] = round(first_seconds + hist2.seconds, 1)
-        meta["final_eval"] = hist2.evals[-1] if hist2.evals else {}
-        save_standin(model.state_dict(), STANDINS[name].cfg, out, seen, meta, tied=True)
-        if first_phase is None and not keep_first_phase:
-            first_out.unlink()
+        seconds = hist.seconds
+    made = [] if first_phase is not None else [first_out]  # files this run made on the way
+    start = first_out
+    for i, (label, ph, n) in enumerate(later):
+        dest = out if i == len(later) - 1 else _phase_file(out, label)
+        opts = {**options, **{k: v for k, v in ph.items() if k not in ("share", "seed_offset")}}
+        model, hist, seen, _ = recipe(n, seed + ph["seed_offset"], init_from=start, **opts)
+        meta["data"] += f". Then a {label} phase of {n} steps from those weights: {_phase_note(ph)}"
+        meta[f"{label}_phase"] = {"steps": n, "seed": seed + ph["seed_offset"], **opts}
+        seconds += hist.seconds
+        meta["train_seconds"] = round(seconds, 1)
+        meta["final_eval"] = hist.evals[-1] if hist.evals else {}
+        save_standin(model.state_dict(), STANDINS[name].cfg, dest, seen, meta, tied=True)
+        made.append(dest)
+        start = dest
+    if later and not keep_first_phase:
+        for path in made[:-1]:
+            path.unlink()
     if name == "gpt2-small":  # the held-out scorecard, measured on the saved (float16) weights
         from micourse.standins import scorecard
 
