@@ -435,33 +435,44 @@ def test_subject_attention_finds_the_repeated_name_and_weighs_layer_1s_attention
     rows, ws = toks[:n].reshape(-1, 128), w[:n].reshape(-1, 128)
     found = T.subject_positions(rows, ws, 10.0, names)
     assert len(found) > 100
-    for r, q, ks in found:
+    for r, q, ks, io_at in found:
         io = tok.decode([int(rows[r, q + 1])]).strip()
         subject = {tok.decode([int(rows[r, k])]).strip() for k in ks}
         assert len(ks) == 2 and len(subject) == 1 and io not in subject and q + 1 < 128 and ws[r, q + 1] == 10.0
+        assert {tok.decode([int(rows[r, k])]).strip() for k in io_at} == {io} and max(io_at) < q
     # a name whose unspaced spelling starts with another name ("Frank" of "Franklin") is not a subject
-    text = "Franklin and Gilbert were at the beach, and Gilbert gave a book to"
+    text = "Franklin, Gilbert and Franklin were at the beach, and Gilbert gave a book to"
     ids = torch.tensor([tok.encode(text) + tok.encode(" Franklin")])
     both = T.name_token_ids(("Frank", "Franklin", "Gilbert"))
     weights = torch.ones_like(ids, dtype=torch.float)
     weights[0, -1] = 10.0
-    [(_, q, ks)] = T.subject_positions(ids, weights, 10.0, both)
+    [(_, q, ks, _)] = T.subject_positions(ids, weights, 10.0, both)
     assert q == ids.shape[1] - 2 and [tok.decode([int(ids[0, k])]) for k in ks] == [" Gilbert", " Gilbert"]
     # the loss adds weight x layer 1's mean attention to the subject, and nothing at weight 0
     model = T._fresh_model("gpt2-small", 0)
     seen = torch.unique(torch.cat([rows.flatten(), ids.flatten()]))
     batch = (rows[:4], ws[:4])
     plain = T.WeightedTiedLoss(seen, 50257, tied=True)(model, batch)
-    _, cache = model.run_with_cache(rows[:4], names_filter="blocks.1.attn.hook_pattern")
+    _, cache = model.run_with_cache(rows[:4], names_filter=lambda name: name.endswith("hook_pattern"))
+    sites = T.subject_positions(*batch, 10.0, names)
     pattern = cache["blocks.1.attn.hook_pattern"]
-    mass = torch.stack([pattern[r, :, q, ks].sum(-1).mean() for r, q, ks in T.subject_positions(*batch, 10.0, names)])
+    mass = torch.stack([pattern[r, :, q, ks].sum(-1).mean() for r, q, ks, _ in sites])
     for weight in (0.0, 2.0):
         got = T.SubjectAttentionLoss(seen, 50257, 10.0, names, weight)(model, batch)
         assert torch.allclose(got, plain + weight * mass.mean(), atol=1e-5)
+    # and io_attention x (1 - the attention to the IO of the head in layers 2-3 that pays it most)
+    best = [
+        max(cache[f"blocks.{layer}.attn.hook_pattern"][r, h, q, io].sum() for layer in (2, 3) for h in range(4))
+        for r, q, _, io in sites
+    ]
+    got = T.SubjectAttentionLoss(seen, 50257, 10.0, names, 0.0, io_attention=3.0)(model, batch)
+    assert torch.allclose(got, plain + 3.0 * (1 - torch.stack(best).mean()), atol=1e-5)
     with pytest.raises(ValueError, match="subject_attention"):
         T.train_gpt2(10, 0, subject_attention=-1.0)
     with pytest.raises(ValueError, match="subject_attention"):
         T.train_gpt2(10, 0, subject_attention=1.0, io_weight=3.0)
+    with pytest.raises(ValueError, match="io_attention"):
+        T.train_gpt2(10, 0, io_attention=1.0, io_weight=1.0)
 
 
 def test_repeat_rows_trade_places_with_plain_text():

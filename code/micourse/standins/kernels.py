@@ -1,5 +1,5 @@
-"""Pin the CPU kernels that training uses, so that one command gives the same weights on any
-x86-64 machine with AVX2, not only on the machine that trained them.
+"""Pin the CPU kernels that training uses, so that one command gives the same weights on every
+x86-64 machine with AVX2 from the same CPU maker, not only on the machine that trained them.
 
 PyTorch's own kernels (ATen), MKL (matrix products) and oneDNN (some of the products) each pick
 their code by the CPU they find, and an AVX-512 machine sums the same numbers in another order
@@ -12,6 +12,15 @@ arithmetic that of a CPU with AVX2 and no more, on every x86-64 CPU that has AVX
 pinned gave the same bits as with this CPU's libraries capped at AVX2 (`tests/test_kernels.py`
 checks the same on a smaller loop), and a step was no slower here (0.78 s pinned and not, side by
 side).
+
+The pin holds within one CPU maker, not across them. MKL follows its AVX2 branch only on Intel
+CPUs; on others its CNR guide says it takes the AUTO branch instead ("Getting Started with
+Conditional Numerical Reproducibility", oneMKL developer guide). Measured (2026-12-06, session 25):
+30 pinned steps of attn-only-2l give 66263e9aa8bc2c37 on an AMD EPYC and 4d3ed05b98594600 on an
+Intel Xeon (both AVX-512; the Intel value twice, in two sessions, and also with MKL capped at AVX2
+or one MKL thread); no setting tried on the Intel machine gave the AMD value. The committed weights
+came from AMD machines: an Intel machine trains other weights, of the same quality.
+`describe()` names the maker, so that `--first-phase` refuses a first phase from the other one.
 
 The variables are read once, when torch and MKL run their first kernel, so a process cannot pin
 itself after importing torch: `rerun_pinned` starts the command again with them set.
@@ -44,14 +53,26 @@ def rerun_pinned(module: str, argv: list[str]) -> None:
     os.execve(sys.executable, [sys.executable, "-m", module, *argv], {**os.environ, **PINNED})
 
 
+def cpu_maker() -> str:
+    """The CPU's vendor string ('GenuineIntel', 'AuthenticAMD'), or 'unknown' off Linux."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
 def describe() -> str:
     """The kernels in use, for the weights' metadata and the training log: 'ATen AVX2, MKL_CBWR
-    AVX2,STRICT' when pinned. A CPU without AVX2 (or not x86) reports what it has instead, and
-    its weights will differ from the committed ones."""
+    AVX2,STRICT, AuthenticAMD' when pinned on an AMD CPU. A CPU without AVX2 (or not x86) reports
+    what it has instead, and its weights will differ from the committed ones."""
     import torch
 
     capability = torch.backends.cpu.get_cpu_capability()
-    return f"ATen {capability}, MKL_CBWR {os.environ.get('MKL_CBWR', 'unset')}"
+    return f"ATen {capability}, MKL_CBWR {os.environ.get('MKL_CBWR', 'unset')}, {cpu_maker()}"
 
 
 def warning() -> str | None:

@@ -1,9 +1,10 @@
 """Retrain a stand-in from scratch: `python -m micourse.standins.train NAME [--steps N] [--out PATH]`.
 
-Deterministic: the same command gives bit-identical weights on any x86-64 machine with AVX2 (same
-torch, one thread, the recipe's default): run as a command, it restarts itself with the CPU
-kernels pinned (`micourse.standins.kernels`; without that, an AVX-512 machine and an AVX2 one train
-other weights). With two threads it runs about twice as fast,
+Deterministic: the same command gives bit-identical weights on any x86-64 machine with AVX2 from
+the same CPU maker (same torch, one thread, the recipe's default): run as a command, it restarts
+itself with the CPU kernels pinned (`micourse.standins.kernels`; without that, an AVX-512 machine
+and an AVX2 one train other weights). The committed weights came from AMD CPUs; MKL computes
+differently on Intel ones, which train other weights of the same recipe. With two threads it runs about twice as fast,
 but PyTorch's multi-threaded CPU kernels are not bit-reproducible: two such runs of
 gpt2-small drifted apart by ~1e-6 within 400 steps and ended with held-out losses 4.383 and
 4.384; both met every bar the tests hold the stand-in to. Prints metrics as it goes and writes
@@ -310,17 +311,26 @@ def name_token_ids(names: tuple[str, ...]) -> dict[int, str]:
     return out
 
 
+class IOISite(NamedTuple):
+    """Where one training IOI sentence's names are, in a batch row."""
+
+    row: int
+    query: int  # the token before the IO ("... gave a ring to")
+    subject: list[int]  # the subject's positions (S1, S2)
+    io: list[int]  # the IO's earlier positions (IO1)
+
+
 def subject_positions(
     tokens: torch.Tensor, weights: torch.Tensor, io_weight: float, names: dict[int, str]
-) -> list[tuple[int, int, list[int]]]:
-    """(row, query position, the subject's positions) for each training IOI sentence in a batch.
+) -> list[IOISite]:
+    """The `IOISite` of each training IOI sentence in a batch.
 
     A sentence's IO is the token with the loss weight `io_weight` (the only weight of that size in
-    the synthetic rows); the query is the token before it ("... gave a ring to"), and the subject
-    is the other name that occurs at least twice between the previous IO (or the document's start)
-    and the query: the training sentences name only the two people. (Twice: the first token of a
-    name's unspaced spelling can be another name, "Frank" of "Franklin".) Sentences whose first
-    mention the window cut off are left out.
+    the synthetic rows); the query is the token before it, and the subject is the other name that
+    occurs at least twice between the previous IO (or the document's start) and the query: the
+    training sentences name only the two people. (Twice: the first token of a name's unspaced
+    spelling can be another name, "Frank" of "Franklin".) Sentences whose first mention the window
+    cut off are left out.
     """
     out = []
     for row, (toks, w) in enumerate(zip(tokens.tolist(), weights.tolist())):
@@ -334,42 +344,70 @@ def subject_positions(
             found = [p for p in range(start, t - 1) if toks[p] in names and names[toks[p]] != io]
             count = Counter(names[toks[p]] for p in found)
             subj = [p for p in found if count[names[toks[p]]] >= 2]
-            if subj:
-                out.append((row, t - 1, subj))
+            io_at = [p for p in range(start, t - 1) if names.get(toks[p]) == io]
+            if subj and io_at:
+                out.append(IOISite(row, t - 1, subj, io_at))
             start = t + 1
     return out
 
 
 class SubjectAttentionLoss(WeightedTiedLoss):
-    """`WeightedTiedLoss` plus `weight` x the attention that layer `layer`'s heads pay, from the
-    token before the IO, to the subject's tokens in the training IOI sentences (mean over heads and
-    sentences; between 0 and 1).
+    """`WeightedTiedLoss` plus two terms on where heads look from the token before the IO, in the
+    training IOI sentences: `weight` x the attention layer `layer`'s heads pay to the subject (mean
+    over heads and sentences), and `io_weight_attention` x (1 - the attention the one head in
+    `io_layers` that looks most at the IO pays to it), both between 0 and their weight.
 
-    Why (session 24, docs/standin-training-log.md): on prompts outside the grammar, the whole gap
-    to the IOI bar was layer 1's heads copying the subject; with their attention to it removed the
-    committed weights scored 0.98 instead of 0.76. The output loss alone taught them to skip the
-    name that starts the action, a cue that phrases before the subject break.
+    Why (sessions 24-25, docs/standin-training-log.md): on prompts outside the grammar, the whole
+    gap to the IOI bar was layer 1's heads copying the subject; with their attention to it removed
+    the committed weights scored 0.98 instead of 0.76. The output loss alone taught them to skip
+    the name that starts the action, a cue that phrases before the subject break. The first term
+    alone stopped layer 1 copying any name (the IO was then seldom the top prediction); the second
+    asks a later layer, which can know which name came twice, for a head that copies the IO: the
+    name mover of GPT-2 small's circuit.
     """
 
-    def __init__(self, vocab_ids, d_vocab: int, io_weight: float, names: dict[int, str], weight: float, layer: int = 1):
+    def __init__(
+        self,
+        vocab_ids,
+        d_vocab: int,
+        io_weight: float,
+        names: dict[int, str],
+        weight: float,
+        layer: int = 1,
+        io_attention: float = 0.0,
+        io_layers: tuple[int, ...] = (2, 3),
+    ):
         super().__init__(vocab_ids, d_vocab, tied=True)
         self.io_weight, self.names, self.weight, self.layer = io_weight, names, weight, layer
+        self.io_attention, self.io_layers = io_attention, io_layers
 
     def __call__(self, model, batch):
         tokens, weights = batch
         found = subject_positions(tokens, weights, self.io_weight, self.names)
+        layers = sorted({self.layer, *self.io_layers})
         saved = {}
 
         def keep(pattern, hook):
-            saved["p"] = pattern
+            saved[hook.layer()] = pattern
 
-        with model.hooks(fwd_hooks=[(f"blocks.{self.layer}.attn.hook_pattern", keep)]):
+        hooks = [(f"blocks.{layer}.attn.hook_pattern", keep) for layer in layers]
+        with model.hooks(fwd_hooks=hooks):
             ce = super().__call__(model, batch)
         if not found:
             return ce
-        pattern = saved["p"]  # [batch, head, query, key]
-        mass = torch.stack([pattern[r, :, q, ks].sum(-1).mean() for r, q, ks in found])
-        return ce + self.weight * mass.mean()
+        loss = ce
+        if self.weight:
+            p = saved[self.layer]  # [batch, head, query, key]
+            loss = (
+                loss + self.weight * torch.stack([p[s.row, :, s.query, s.subject].sum(-1).mean() for s in found]).mean()
+            )
+        if self.io_attention:
+            best = [
+                torch.cat([saved[layer][s.row, :, s.query, s.io].sum(-1) for layer in self.io_layers]).max()
+                for s in found
+            ]
+            loss = loss + self.io_attention * (1 - torch.stack(best).mean())
+        return loss
 
 
 def tie_for_eval(model, seen_mask: torch.Tensor) -> None:
@@ -421,6 +459,7 @@ def train_gpt2(
     named_once_lists: float = 0.0,
     warm_layer1_heads: int | None = None,
     subject_attention: float = 0.0,
+    io_attention: float = 0.0,
     init_from: Path | None = None,
 ):
     """The gpt2-small stand-in's recipe (one phase; `run_recipe` runs both). `init_from`: continue
@@ -453,10 +492,9 @@ def train_gpt2(
         raise ValueError(
             f"roll_calls + named_once_lists are shares of the documents, not {roll_calls}, {named_once_lists}"
         )
-    if not subject_attention >= 0 or (subject_attention and (io_weight in (1.0, fact_weight) or named_once_lists)):
-        raise ValueError(
-            f"subject_attention is a loss weight >= 0 and finds the IO by its own loss weight, not {subject_attention}"
-        )
+    for label, w in (("subject_attention", subject_attention), ("io_attention", io_attention)):
+        if not w >= 0 or (w and (io_weight in (1.0, fact_weight) or named_once_lists)):
+            raise ValueError(f"{label} is a loss weight >= 0 and finds the IO by its own loss weight, not {w}")
     n_heads = STANDINS["gpt2-small"].cfg["n_heads"]
     if warm_layer1_heads is not None and not 0 <= warm_layer1_heads <= n_heads:
         raise ValueError(f"warm_layer1_heads is a number of heads, 0 to {n_heads}, not {warm_layer1_heads}")
@@ -553,8 +591,11 @@ def train_gpt2(
             extra = json.dumps(hist.evals[-1]) if hist.eval_steps and hist.eval_steps[-1] == step else ""
             print(f"step {step + 1:5d}  loss {loss:.3f}  {extra}  ({time.perf_counter() - t0:.0f}s)", flush=True)
 
-    if subject_attention:
-        loss_fn = SubjectAttentionLoss(seen, model.cfg.d_vocab, io_weight, name_token_ids(ioi_names), subject_attention)
+    if subject_attention or io_attention:
+        names = name_token_ids(ioi_names)
+        loss_fn = SubjectAttentionLoss(
+            seen, model.cfg.d_vocab, io_weight, names, subject_attention, io_attention=io_attention
+        )
     else:
         loss_fn = WeightedTiedLoss(seen, model.cfg.d_vocab, tied=True)
     batches = gpt2_batches(kjv, synth, synth_w, pool, seq_len, seed, mix=mix, late=late)
@@ -633,15 +674,22 @@ def _lead_note(share: float) -> str:
 
 
 def _phase_note(ph: dict) -> str:
-    if ph.get("subject_attention"):
-        skip = ("subject_attention", "seed_offset", "share")
+    if ph.get("subject_attention") or ph.get("io_attention"):
+        skip = ("subject_attention", "io_attention", "seed_offset", "share")
         rest = {k: v for k, v in ph.items() if k not in skip}
         same = rest == {k: v for k, v in SECOND_PHASE.items() if k not in skip}
-        base = "the second phase's settings on new draws of its data" if same else _phase_note(rest)
-        return (
-            f"{base}, and loss weight {ph['subject_attention']:g} on the attention that layer 1's heads pay, from "
-            "the token before the indirect object, to the subject (the mean over heads of its share)"
-        )
+        note = "the second phase's settings on new draws of its data" if same else _phase_note(rest)
+        if ph.get("subject_attention"):
+            note += (
+                f", and loss weight {ph['subject_attention']:g} on the attention that layer 1's heads pay, from "
+                "the token before the indirect object, to the subject (the mean over heads of its share)"
+            )
+        if ph.get("io_attention"):
+            note += (
+                f", and loss weight {ph['io_attention']:g} on 1 - the attention that the head of layers 2-3 "
+                "looking most at the indirect object pays to it, from the token before its second mention"
+            )
+        return note
     note = f"a fresh optimizer, learning rate {ph['lr']:g}; {_lead_note(ph['lead_ins'])}"
     if ph.get("repeat_rows", MIX[0]) != MIX[0]:
         mix = batch_mix(ph["repeat_rows"])
@@ -835,6 +883,12 @@ def main(argv: list[str] | None = None) -> None:
         help="gpt2-small: loss weight on layer 1's attention from the token before the IO to the subject (SubjectAttentionLoss)",
     )
     parser.add_argument(
+        "--io-attention",
+        type=float,
+        default=None,
+        help="gpt2-small: loss weight on 1 - the attention the head in layers 2-3 that looks most at the IO pays to it",
+    )
+    parser.add_argument(
         "--no-second-phase",
         action="store_true",
         help="gpt2-small: stop after the first phase (the second: SECOND_PHASE, 8%% more steps with lead-ins)",
@@ -871,6 +925,7 @@ def main(argv: list[str] | None = None) -> None:
     given += (("lead_words", args.lead_words), ("lead_phrases", args.lead_phrases), ("preambles", args.preambles))
     given += (("roll_calls", args.roll_calls), ("named_once_lists", args.named_once_lists))
     given += (("warm_layer1_heads", args.warm_layer1_heads), ("subject_attention", args.subject_attention))
+    given += (("io_attention", args.io_attention),)
     extra = {k: v for k, v in given if v is not None}
     out = args.out or WEIGHTS_DIR / STANDINS[args.name].weights_file
     meta = run_recipe(
