@@ -592,9 +592,9 @@ def train_gpt2(
             print(f"step {step + 1:5d}  loss {loss:.3f}  {extra}  ({time.perf_counter() - t0:.0f}s)", flush=True)
 
     if subject_attention or io_attention:
-        names = name_token_ids(ioi_names)
+        name_ids = name_token_ids(ioi_names)  # (not `names`: the text sources' names, below)
         loss_fn = SubjectAttentionLoss(
-            seen, model.cfg.d_vocab, io_weight, names, subject_attention, io_attention=io_attention
+            seen, model.cfg.d_vocab, io_weight, name_ids, subject_attention, io_attention=io_attention
         )
     else:
         loss_fn = WeightedTiedLoss(seen, model.cfg.d_vocab, tied=True)
