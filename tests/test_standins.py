@@ -433,7 +433,7 @@ def test_subject_attention_finds_the_repeated_name_and_weighs_layer_1s_attention
     toks, w = T.synthetic_stream(300, 3, 10.0, None, synthetic.IOI_NAMES)
     n = len(toks) // 128 * 128
     rows, ws = toks[:n].reshape(-1, 128), w[:n].reshape(-1, 128)
-    found = T.subject_positions(rows, ws, 10.0, names)
+    found = T.ioi_sites(rows, ws, 10.0, names)
     assert len(found) > 100
     for r, q, ks, io_at in found:
         io = tok.decode([int(rows[r, q + 1])]).strip()
@@ -446,7 +446,7 @@ def test_subject_attention_finds_the_repeated_name_and_weighs_layer_1s_attention
     both = T.name_token_ids(("Frank", "Franklin", "Gilbert"))
     weights = torch.ones_like(ids, dtype=torch.float)
     weights[0, -1] = 10.0
-    [(_, q, ks, _)] = T.subject_positions(ids, weights, 10.0, both)
+    [(_, q, ks, _)] = T.ioi_sites(ids, weights, 10.0, both)
     assert q == ids.shape[1] - 2 and [tok.decode([int(ids[0, k])]) for k in ks] == [" Gilbert", " Gilbert"]
     # the loss adds weight x layer 1's mean attention to the subject, and nothing at weight 0
     model = T._fresh_model("gpt2-small", 0)
@@ -454,7 +454,7 @@ def test_subject_attention_finds_the_repeated_name_and_weighs_layer_1s_attention
     batch = (rows[:4], ws[:4])
     plain = T.WeightedTiedLoss(seen, 50257, tied=True)(model, batch)
     _, cache = model.run_with_cache(rows[:4], names_filter=lambda name: name.endswith("hook_pattern"))
-    sites = T.subject_positions(*batch, 10.0, names)
+    sites = T.ioi_sites(*batch, 10.0, names)
     pattern = cache["blocks.1.attn.hook_pattern"]
     mass = torch.stack([pattern[r, :, q, ks].sum(-1).mean() for r, q, ks, _ in sites])
     for weight in (0.0, 2.0):

@@ -320,9 +320,7 @@ class IOISite(NamedTuple):
     io: list[int]  # the IO's earlier positions (IO1)
 
 
-def subject_positions(
-    tokens: torch.Tensor, weights: torch.Tensor, io_weight: float, names: dict[int, str]
-) -> list[IOISite]:
+def ioi_sites(tokens: torch.Tensor, weights: torch.Tensor, io_weight: float, names: dict[int, str]) -> list[IOISite]:
     """The `IOISite` of each training IOI sentence in a batch.
 
     A sentence's IO is the token with the loss weight `io_weight` (the only weight of that size in
@@ -383,7 +381,7 @@ class SubjectAttentionLoss(WeightedTiedLoss):
 
     def __call__(self, model, batch):
         tokens, weights = batch
-        found = subject_positions(tokens, weights, self.io_weight, self.names)
+        found = ioi_sites(tokens, weights, self.io_weight, self.names)
         layers = sorted({self.layer, *self.io_layers})
         saved = {}
 
