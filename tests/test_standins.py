@@ -1,6 +1,8 @@
 """The committed stand-in weights must still show what the pages teach (the issue's bars),
 measured on data the stand-in never trained on (`micourse.standins.scorecard`)."""
 
+import math
+
 import pytest
 import torch
 
@@ -458,14 +460,14 @@ def test_subject_attention_finds_the_repeated_name_and_weighs_layer_1s_attention
     pattern = cache["blocks.1.attn.hook_pattern"]
     mass = torch.stack([pattern[r, :, q, ks].sum(-1).mean() for r, q, ks, _ in sites])
     for weight in (0.0, 2.0):
-        got = T.SubjectAttentionLoss(seen, 50257, 10.0, names, weight)(model, batch)
+        got = T.AttentionShapingLoss(seen, 50257, 10.0, names, weight)(model, batch)
         assert torch.allclose(got, plain + weight * mass.mean(), atol=1e-5)
     # and io_attention x (1 - the attention to the IO of the head in layers 2-3 that pays it most)
     best = [
         max(cache[f"blocks.{layer}.attn.hook_pattern"][r, h, q, io].sum() for layer in (2, 3) for h in range(4))
         for r, q, _, io in sites
     ]
-    got = T.SubjectAttentionLoss(seen, 50257, 10.0, names, 0.0, io_attention=3.0)(model, batch)
+    got = T.AttentionShapingLoss(seen, 50257, 10.0, names, 0.0, io_attention=3.0)(model, batch)
     assert torch.allclose(got, plain + 3.0 * (1 - torch.stack(best).mean()), atol=1e-5)
     with pytest.raises(ValueError, match="subject_attention"):
         T.train_gpt2(10, 0, subject_attention=-1.0)
@@ -473,6 +475,18 @@ def test_subject_attention_finds_the_repeated_name_and_weighs_layer_1s_attention
         T.train_gpt2(10, 0, subject_attention=1.0, io_weight=3.0)
     with pytest.raises(ValueError, match="io_attention"):
         T.train_gpt2(10, 0, io_attention=1.0, io_weight=1.0)
+
+
+@pytest.mark.slow
+def test_a_few_steps_with_the_attention_losses_run_to_the_end():
+    """Session 25's third phases crashed after training (a local name shadowed the text sources),
+    which the loss's own test could not see: run the whole recipe a few steps with both terms."""
+    from micourse.standins import train as T
+
+    model, hist, seen, meta = T.train_gpt2(3, 0, subject_attention=1.0, io_attention=1.0, average_last=2)
+    assert len(hist.steps) == 3 and all(math.isfinite(x) for x in hist.losses)
+    assert model.cfg.n_layers == 4 and seen.numel() > 1000
+    assert "weights after each of the last 2 steps" in meta["data"]
 
 
 def test_repeat_rows_trade_places_with_plain_text():

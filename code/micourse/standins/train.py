@@ -349,11 +349,12 @@ def ioi_sites(tokens: torch.Tensor, weights: torch.Tensor, io_weight: float, nam
     return out
 
 
-class SubjectAttentionLoss(WeightedTiedLoss):
+class AttentionShapingLoss(WeightedTiedLoss):
     """`WeightedTiedLoss` plus two terms on where heads look from the token before the IO, in the
     training IOI sentences: `weight` x the attention layer `layer`'s heads pay to the subject (mean
-    over heads and sentences), and `io_weight_attention` x (1 - the attention the one head in
-    `io_layers` that looks most at the IO pays to it), both between 0 and their weight.
+    over heads and sentences; `--subject-attention`), and `io_attention` x (1 - the attention the
+    one head in `io_layers` that looks most at the IO pays to it; `--io-attention`), each between 0
+    and its weight.
 
     Why (sessions 24-25, docs/standin-training-log.md): on prompts outside the grammar, the whole
     gap to the IOI bar was layer 1's heads copying the subject; with their attention to it removed
@@ -591,7 +592,7 @@ def train_gpt2(
 
     if subject_attention or io_attention:
         name_ids = name_token_ids(ioi_names)  # (not `names`: the text sources' names, below)
-        loss_fn = SubjectAttentionLoss(
+        loss_fn = AttentionShapingLoss(
             seen, model.cfg.d_vocab, io_weight, name_ids, subject_attention, io_attention=io_attention
         )
     else:
@@ -878,7 +879,7 @@ def main(argv: list[str] | None = None) -> None:
         "--subject-attention",
         type=float,
         default=None,
-        help="gpt2-small: loss weight on layer 1's attention from the token before the IO to the subject (SubjectAttentionLoss)",
+        help="gpt2-small: loss weight on layer 1's attention from the token before the IO to the subject (AttentionShapingLoss)",
     )
     parser.add_argument(
         "--io-attention",
