@@ -469,12 +469,19 @@ def test_subject_attention_finds_the_repeated_name_and_weighs_layer_1s_attention
     ]
     got = T.AttentionShapingLoss(seen, 50257, 10.0, names, 0.0, io_attention=3.0)(model, batch)
     assert torch.allclose(got, plain + 3.0 * (1 - torch.stack(best).mean()), atol=1e-5)
+    # and s2 x layer 1's mean attention to the subject's second mention alone
+    second = torch.stack([pattern[r, :, q, max(ks)].mean() for r, q, ks, _ in sites])
+    got = T.AttentionShapingLoss(seen, 50257, 10.0, names, 0.0, s2=2.0)(model, batch)
+    assert torch.allclose(got, plain + 2.0 * second.mean(), atol=1e-5)
+    assert (second < mass).all()  # S1's share is left out
     with pytest.raises(ValueError, match="subject_attention"):
         T.train_gpt2(10, 0, subject_attention=-1.0)
     with pytest.raises(ValueError, match="subject_attention"):
         T.train_gpt2(10, 0, subject_attention=1.0, io_weight=3.0)
     with pytest.raises(ValueError, match="io_attention"):
         T.train_gpt2(10, 0, io_attention=1.0, io_weight=1.0)
+    with pytest.raises(ValueError, match="s2_attention"):
+        T.train_gpt2(10, 0, s2_attention=-0.5)
 
 
 @pytest.mark.slow
@@ -483,7 +490,9 @@ def test_a_few_steps_with_the_attention_losses_run_to_the_end():
     which the loss's own test could not see: run the whole recipe a few steps with both terms."""
     from micourse.standins import train as T
 
-    model, hist, seen, meta = T.train_gpt2(3, 0, subject_attention=1.0, io_attention=1.0, average_last=2)
+    model, hist, seen, meta = T.train_gpt2(
+        3, 0, subject_attention=1.0, io_attention=1.0, s2_attention=1.0, average_last=2
+    )
     assert len(hist.steps) == 3 and all(math.isfinite(x) for x in hist.losses)
     assert model.cfg.n_layers == 4 and seen.numel() > 1000
     assert "weights after each of the last 2 steps" in meta["data"]
@@ -746,6 +755,8 @@ def test_each_later_phase_continues_from_the_previous_phases_file(monkeypatch, t
     third = {**T.SECOND_PHASE, "share": 0.16, "subject_attention": 2.0, "seed_offset": 2}
     monkeypatch.setattr(T, "LATER_PHASES", (*T.LATER_PHASES, ("third", third)))
     assert "layer 1" in T._phase_note(third) and "second phase's settings" in T._phase_note(third)
+    s2_note = T._phase_note({**T.SECOND_PHASE, "share": 0.16, "s2_attention": 2.0, "seed_offset": 3})
+    assert "second mention" in s2_note and "second phase's settings" in s2_note
     out = tmp_path / "g.safetensors"
     T.main(["gpt2-small", "--gap-sentences", "0.2", "--out", str(out)])
     (s1, seed1, kw1), (s2, seed2, kw2), (s3, seed3, kw3) = calls

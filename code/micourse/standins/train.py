@@ -353,8 +353,9 @@ class AttentionShapingLoss(WeightedTiedLoss):
     """`WeightedTiedLoss` plus two terms on where heads look from the token before the IO, in the
     training IOI sentences: `weight` x the attention layer `layer`'s heads pay to the subject (mean
     over heads and sentences; `--subject-attention`), and `io_attention` x (1 - the attention the
-    one head in `io_layers` that looks most at the IO pays to it; `--io-attention`), each between 0
-    and its weight.
+    one head in `io_layers` that looks most at the IO pays to it; `--io-attention`), and `s2` x the
+    attention layer `layer`'s heads pay to the subject's second mention alone (mean over heads;
+    `--s2-attention`), each between 0 and its weight.
 
     Why (sessions 24-25, docs/standin-training-log.md): on prompts outside the grammar, the whole
     gap to the IOI bar was layer 1's heads copying the subject; with their attention to it removed
@@ -362,7 +363,8 @@ class AttentionShapingLoss(WeightedTiedLoss):
     the name that starts the action, a cue that phrases before the subject break. The first term
     alone stopped layer 1 copying any name (the IO was then seldom the top prediction); the second
     asks a later layer, which can know which name came twice, for a head that copies the IO: the
-    name mover of GPT-2 small's circuit.
+    name mover of GPT-2 small's circuit. The third (session 26) leaves S1, which layer 1 cannot tell
+    from the IO, alone: layer 1's excess is its attention to S2, the last name before the end.
     """
 
     def __init__(
@@ -375,10 +377,11 @@ class AttentionShapingLoss(WeightedTiedLoss):
         layer: int = 1,
         io_attention: float = 0.0,
         io_layers: tuple[int, ...] = (2, 3),
+        s2: float = 0.0,
     ):
         super().__init__(vocab_ids, d_vocab, tied=True)
         self.io_weight, self.names, self.weight, self.layer = io_weight, names, weight, layer
-        self.io_attention, self.io_layers = io_attention, io_layers
+        self.io_attention, self.io_layers, self.s2 = io_attention, io_layers, s2
 
     def __call__(self, model, batch):
         tokens, weights = batch
@@ -400,6 +403,9 @@ class AttentionShapingLoss(WeightedTiedLoss):
             loss = (
                 loss + self.weight * torch.stack([p[s.row, :, s.query, s.subject].sum(-1).mean() for s in found]).mean()
             )
+        if self.s2:
+            p = saved[self.layer]
+            loss = loss + self.s2 * torch.stack([p[s.row, :, s.query, max(s.subject)].mean() for s in found]).mean()
         if self.io_attention:
             best = [
                 torch.cat([saved[layer][s.row, :, s.query, s.io].sum(-1) for layer in self.io_layers]).max()
@@ -459,6 +465,7 @@ def train_gpt2(
     warm_layer1_heads: int | None = None,
     subject_attention: float = 0.0,
     io_attention: float = 0.0,
+    s2_attention: float = 0.0,
     init_from: Path | None = None,
 ):
     """The gpt2-small stand-in's recipe (one phase; `run_recipe` runs both). `init_from`: continue
@@ -491,7 +498,8 @@ def train_gpt2(
         raise ValueError(
             f"roll_calls + named_once_lists are shares of the documents, not {roll_calls}, {named_once_lists}"
         )
-    for label, w in (("subject_attention", subject_attention), ("io_attention", io_attention)):
+    shaping = (("subject_attention", subject_attention), ("io_attention", io_attention), ("s2_attention", s2_attention))
+    for label, w in shaping:
         if not w >= 0 or (w and (io_weight in (1.0, fact_weight) or named_once_lists)):
             raise ValueError(f"{label} is a loss weight >= 0 and finds the IO by its own loss weight, not {w}")
     n_heads = STANDINS["gpt2-small"].cfg["n_heads"]
@@ -590,10 +598,10 @@ def train_gpt2(
             extra = json.dumps(hist.evals[-1]) if hist.eval_steps and hist.eval_steps[-1] == step else ""
             print(f"step {step + 1:5d}  loss {loss:.3f}  {extra}  ({time.perf_counter() - t0:.0f}s)", flush=True)
 
-    if subject_attention or io_attention:
+    if subject_attention or io_attention or s2_attention:
         name_ids = name_token_ids(ioi_names)  # (not `names`: the text sources' names, below)
         loss_fn = AttentionShapingLoss(
-            seen, model.cfg.d_vocab, io_weight, name_ids, subject_attention, io_attention=io_attention
+            seen, model.cfg.d_vocab, io_weight, name_ids, subject_attention, io_attention=io_attention, s2=s2_attention
         )
     else:
         loss_fn = WeightedTiedLoss(seen, model.cfg.d_vocab, tied=True)
@@ -673,8 +681,8 @@ def _lead_note(share: float) -> str:
 
 
 def _phase_note(ph: dict) -> str:
-    if ph.get("subject_attention") or ph.get("io_attention"):
-        skip = ("subject_attention", "io_attention", "seed_offset", "share")
+    if ph.get("subject_attention") or ph.get("io_attention") or ph.get("s2_attention"):
+        skip = ("subject_attention", "io_attention", "s2_attention", "seed_offset", "share")
         rest = {k: v for k, v in ph.items() if k not in skip}
         same = rest == {k: v for k, v in SECOND_PHASE.items() if k not in skip}
         note = "the second phase's settings on new draws of its data" if same else _phase_note(rest)
@@ -682,6 +690,11 @@ def _phase_note(ph: dict) -> str:
             note += (
                 f", and loss weight {ph['subject_attention']:g} on the attention that layer 1's heads pay, from "
                 "the token before the indirect object, to the subject (the mean over heads of its share)"
+            )
+        if ph.get("s2_attention"):
+            note += (
+                f", and loss weight {ph['s2_attention']:g} on the attention that layer 1's heads pay, from "
+                "the token before the indirect object, to the subject's second mention (the mean over heads)"
             )
         if ph.get("io_attention"):
             note += (
@@ -888,6 +901,12 @@ def main(argv: list[str] | None = None) -> None:
         help="gpt2-small: loss weight on 1 - the attention the head in layers 2-3 that looks most at the IO pays to it",
     )
     parser.add_argument(
+        "--s2-attention",
+        type=float,
+        default=None,
+        help="gpt2-small: loss weight on layer 1's attention from the token before the IO to the subject's second mention",
+    )
+    parser.add_argument(
         "--no-second-phase",
         action="store_true",
         help="gpt2-small: stop after the first phase (the second: SECOND_PHASE, 8%% more steps with lead-ins)",
@@ -924,7 +943,7 @@ def main(argv: list[str] | None = None) -> None:
     given += (("lead_words", args.lead_words), ("lead_phrases", args.lead_phrases), ("preambles", args.preambles))
     given += (("roll_calls", args.roll_calls), ("named_once_lists", args.named_once_lists))
     given += (("warm_layer1_heads", args.warm_layer1_heads), ("subject_attention", args.subject_attention))
-    given += (("io_attention", args.io_attention),)
+    given += (("io_attention", args.io_attention), ("s2_attention", args.s2_attention))
     extra = {k: v for k, v in given if v is not None}
     out = args.out or WEIGHTS_DIR / STANDINS[args.name].weights_file
     meta = run_recipe(
