@@ -349,8 +349,12 @@ def ioi_sites(tokens: torch.Tensor, weights: torch.Tensor, io_weight: float, nam
     return out
 
 
+# `train_gpt2`'s weights of the `AttentionShapingLoss` terms (any of them non-zero selects that loss)
+ATTENTION_TERMS = ("subject_attention", "io_attention", "s2_attention")
+
+
 class AttentionShapingLoss(WeightedTiedLoss):
-    """`WeightedTiedLoss` plus two terms on where heads look from the token before the IO, in the
+    """`WeightedTiedLoss` plus three terms on where heads look from the token before the IO, in the
     training IOI sentences: `weight` x the attention layer `layer`'s heads pay to the subject (mean
     over heads and sentences; `--subject-attention`), and `io_attention` x (1 - the attention the
     one head in `io_layers` that looks most at the IO pays to it; `--io-attention`), and `s2` x the
@@ -681,8 +685,8 @@ def _lead_note(share: float) -> str:
 
 
 def _phase_note(ph: dict) -> str:
-    if ph.get("subject_attention") or ph.get("io_attention") or ph.get("s2_attention"):
-        skip = ("subject_attention", "io_attention", "s2_attention", "seed_offset", "share")
+    if any(ph.get(k) for k in ATTENTION_TERMS):
+        skip = (*ATTENTION_TERMS, "seed_offset", "share")
         rest = {k: v for k, v in ph.items() if k not in skip}
         same = rest == {k: v for k, v in SECOND_PHASE.items() if k not in skip}
         note = "the second phase's settings on new draws of its data" if same else _phase_note(rest)
