@@ -16,14 +16,13 @@ the sets the training log's tables (docs/standin-training-log.md) report since s
 
     python scripts/compare_standins.py FILE [FILE ...] [--json OUT]
 
-About 50 s a file on one CPU thread.
+About 60 s a file on one CPU thread.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 from pathlib import Path
 
 import torch
@@ -34,22 +33,12 @@ from micourse.standins import synthetic
 from micourse.standins.weights import read_metadata
 
 
-def _with_names(n: int, seed: int, templates: tuple[str, ...], names: tuple[str, ...]) -> list[dict[str, str]]:
-    """As the scorecard's shaped sets (template drawn first, then names), with any name list."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        t = rng.choice(templates)
-        out.append({**synthetic.ioi_sentence(rng, (t,), names), "template": t})
-    return out
-
-
 def prompt_sets() -> dict[str, list[dict[str, str]]]:
     return {
         "hh": S.ioi_prompt_set(300, 101),
         "novel": S.ioi_prompt_set(300, 103, novel=True),
         "blind": S.ioi_blind_prompt_set(400, 1),
-        "blind_trained_names": _with_names(400, 1, S.BLIND_TEMPLATES, synthetic.IOI_NAMES),
+        "blind_trained_names": S.ioi_blind_prompt_set(400, 1, names=synthetic.IOI_NAMES),
         "lead": S.ioi_lead_prompt_set(300, 104),
         "start": S.ioi_start_prompt_set(300, 105),
         "after": S.ioi_after_prompt_set(300, 106),

@@ -44,11 +44,12 @@ def ioi_prompt_set(
     return synthetic.ioi_prompts(n, seed, templates, names)
 
 
-def ioi_blind_prompt_set(n: int, seed: int) -> list[dict[str, str]]:
+def ioi_blind_prompt_set(n: int, seed: int, names: tuple[str, ...] = synthetic.HELDOUT_NAMES) -> list[dict[str, str]]:
     """IOI prompts from `ioi_grammar.BLIND_TEMPLATES` (40 templates written by someone who never saw the
     grammar) with held-out names, each with its "template": the nearest thing here to a maintainer's
-    own prompts."""
-    return _shaped_prompts(n, seed, lambda rng: rng.choice(BLIND_TEMPLATES))
+    own prompts. (`names`: another name list, e.g. the trained IOI names, to tell the templates'
+    share of the failures from the names'.)"""
+    return _shaped_prompts(n, seed, lambda rng: rng.choice(BLIND_TEMPLATES), names)
 
 
 def phrase_before_subject(template: str) -> bool:
@@ -65,14 +66,16 @@ def _heldout_gaps() -> tuple[str, ...]:
     return gap_sentences(web_text("heldout"))
 
 
-def _shaped_prompts(n: int, seed: int, template: Callable[[random.Random], str]) -> list[dict[str, str]]:
-    """`n` IOI prompts with held-out names, each from its own `template(rng)` drawn before its names
-    (kept as the prompt's "template")."""
+def _shaped_prompts(
+    n: int, seed: int, template: Callable[[random.Random], str], names: tuple[str, ...] = synthetic.HELDOUT_NAMES
+) -> list[dict[str, str]]:
+    """`n` IOI prompts with held-out names (or `names`), each from its own `template(rng)` drawn
+    before its names (kept as the prompt's "template")."""
     rng = random.Random(seed)
     out = []
     for _ in range(n):
         t = template(rng)
-        out.append({**synthetic.ioi_sentence(rng, (t,), synthetic.HELDOUT_NAMES), "template": t})
+        out.append({**synthetic.ioi_sentence(rng, (t,), names), "template": t})
     return out
 
 
