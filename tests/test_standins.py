@@ -474,6 +474,11 @@ def test_subject_attention_finds_the_repeated_name_and_weighs_layer_1s_attention
     got = T.AttentionShapingLoss(seen, 50257, 10.0, names, 0.0, s2=2.0)(model, batch)
     assert torch.allclose(got, plain + 2.0 * second.mean(), atol=1e-5)
     assert (second < mass).all()  # S1's share is left out
+    # and dup x (1 - the attention layer 0's best head pays from S2 back to S1)
+    zero = cache["blocks.0.attn.hook_pattern"]
+    back = [zero[r, :, max(ks), [k for k in ks if k < max(ks)]].sum(-1).max() for r, q, ks, _ in sites]
+    got = T.AttentionShapingLoss(seen, 50257, 10.0, names, 0.0, dup=1.5)(model, batch)
+    assert torch.allclose(got, plain + 1.5 * (1 - torch.stack(back).mean()), atol=1e-5)
     with pytest.raises(ValueError, match="subject_attention"):
         T.train_gpt2(10, 0, subject_attention=-1.0)
     with pytest.raises(ValueError, match="subject_attention"):
@@ -482,6 +487,8 @@ def test_subject_attention_finds_the_repeated_name_and_weighs_layer_1s_attention
         T.train_gpt2(10, 0, io_attention=1.0, io_weight=1.0)
     with pytest.raises(ValueError, match="s2_attention"):
         T.train_gpt2(10, 0, s2_attention=-0.5)
+    with pytest.raises(ValueError, match="dup_attention"):
+        T.train_gpt2(10, 0, dup_attention=1.0, io_weight=1.0)
 
 
 @pytest.mark.slow
@@ -491,7 +498,7 @@ def test_a_few_steps_with_the_attention_losses_run_to_the_end():
     from micourse.standins import train as T
 
     model, hist, seen, meta = T.train_gpt2(
-        3, 0, subject_attention=1.0, io_attention=1.0, s2_attention=1.0, average_last=2
+        3, 0, subject_attention=1.0, io_attention=1.0, s2_attention=1.0, dup_attention=1.0, average_last=2
     )
     assert len(hist.steps) == 3 and all(math.isfinite(x) for x in hist.losses)
     assert model.cfg.n_layers == 4 and seen.numel() > 1000

@@ -350,7 +350,7 @@ def ioi_sites(tokens: torch.Tensor, weights: torch.Tensor, io_weight: float, nam
 
 
 # `train_gpt2`'s weights of the `AttentionShapingLoss` terms (any of them non-zero selects that loss)
-ATTENTION_TERMS = ("subject_attention", "io_attention", "s2_attention")
+ATTENTION_TERMS = ("subject_attention", "io_attention", "s2_attention", "dup_attention")
 
 
 class AttentionShapingLoss(WeightedTiedLoss):
@@ -359,7 +359,9 @@ class AttentionShapingLoss(WeightedTiedLoss):
     over heads and sentences; `--subject-attention`), and `io_attention` x (1 - the attention the
     one head in `io_layers` that looks most at the IO pays to it; `--io-attention`), and `s2` x the
     attention layer `layer`'s heads pay to the subject's second mention alone (mean over heads;
-    `--s2-attention`), each between 0 and its weight.
+    `--s2-attention`), and `dup` x (1 - the attention the one head of layer `dup_layer` that looks
+    most from the subject's second mention back at its first pays to it; `--dup-attention`), each
+    between 0 and its weight.
 
     Why (sessions 24-25, docs/standin-training-log.md): on prompts outside the grammar, the whole
     gap to the IOI bar was layer 1's heads copying the subject; with their attention to it removed
@@ -369,6 +371,9 @@ class AttentionShapingLoss(WeightedTiedLoss):
     asks a later layer, which can know which name came twice, for a head that copies the IO: the
     name mover of GPT-2 small's circuit. The third (session 26) leaves S1, which layer 1 cannot tell
     from the IO, alone: layer 1's excess is its attention to S2, the last name before the end.
+    The fourth (session 28) asks layer 0 for GPT-2 small's duplicate-token head: at S2, a look back
+    at S1 that marks S2 as a repeated name, a cue that does not depend on where S2 stands (the
+    trained weights have none: layers 0-1 pay at most 0.01 from S2 to S1, session 23).
     """
 
     def __init__(
@@ -382,15 +387,18 @@ class AttentionShapingLoss(WeightedTiedLoss):
         io_attention: float = 0.0,
         io_layers: tuple[int, ...] = (2, 3),
         s2: float = 0.0,
+        dup: float = 0.0,
+        dup_layer: int = 0,
     ):
         super().__init__(vocab_ids, d_vocab, tied=True)
         self.io_weight, self.names, self.weight, self.layer = io_weight, names, weight, layer
         self.io_attention, self.io_layers, self.s2 = io_attention, io_layers, s2
+        self.dup, self.dup_layer = dup, dup_layer
 
     def __call__(self, model, batch):
         tokens, weights = batch
         found = ioi_sites(tokens, weights, self.io_weight, self.names)
-        layers = sorted({self.layer, *self.io_layers})
+        layers = sorted({self.layer, self.dup_layer, *self.io_layers})
         saved = {}
 
         def keep(pattern, hook):
@@ -416,6 +424,12 @@ class AttentionShapingLoss(WeightedTiedLoss):
                 for s in found
             ]
             loss = loss + self.io_attention * (1 - torch.stack(best).mean())
+        if self.dup:
+            p = saved[self.dup_layer]  # from S2 to the subject's earlier positions, the best head
+            best = [
+                p[s.row, :, max(s.subject), [k for k in s.subject if k < max(s.subject)]].sum(-1).max() for s in found
+            ]
+            loss = loss + self.dup * (1 - torch.stack(best).mean())
         return loss
 
 
@@ -470,6 +484,7 @@ def train_gpt2(
     subject_attention: float = 0.0,
     io_attention: float = 0.0,
     s2_attention: float = 0.0,
+    dup_attention: float = 0.0,
     init_from: Path | None = None,
 ):
     """The gpt2-small stand-in's recipe (one phase; `run_recipe` runs both). `init_from`: continue
@@ -503,6 +518,7 @@ def train_gpt2(
             f"roll_calls + named_once_lists are shares of the documents, not {roll_calls}, {named_once_lists}"
         )
     shaping = (("subject_attention", subject_attention), ("io_attention", io_attention), ("s2_attention", s2_attention))
+    shaping += (("dup_attention", dup_attention),)
     for label, w in shaping:
         if not w >= 0 or (w and (io_weight in (1.0, fact_weight) or named_once_lists)):
             raise ValueError(f"{label} is a loss weight >= 0 and finds the IO by its own loss weight, not {w}")
@@ -602,10 +618,17 @@ def train_gpt2(
             extra = json.dumps(hist.evals[-1]) if hist.eval_steps and hist.eval_steps[-1] == step else ""
             print(f"step {step + 1:5d}  loss {loss:.3f}  {extra}  ({time.perf_counter() - t0:.0f}s)", flush=True)
 
-    if subject_attention or io_attention or s2_attention:
+    if any(w for _, w in shaping):
         name_ids = name_token_ids(ioi_names)  # (not `names`: the text sources' names, below)
         loss_fn = AttentionShapingLoss(
-            seen, model.cfg.d_vocab, io_weight, name_ids, subject_attention, io_attention=io_attention, s2=s2_attention
+            seen,
+            model.cfg.d_vocab,
+            io_weight,
+            name_ids,
+            subject_attention,
+            io_attention=io_attention,
+            s2=s2_attention,
+            dup=dup_attention,
         )
     else:
         loss_fn = WeightedTiedLoss(seen, model.cfg.d_vocab, tied=True)
@@ -704,6 +727,11 @@ def _phase_note(ph: dict) -> str:
             note += (
                 f", and loss weight {ph['io_attention']:g} on 1 - the attention that the head of layers 2-3 "
                 "looking most at the indirect object pays to it, from the token before its second mention"
+            )
+        if ph.get("dup_attention"):
+            note += (
+                f", and loss weight {ph['dup_attention']:g} on 1 - the attention that the head of layer 0 looking "
+                "most from the subject's second mention back at its first pays to it"
             )
         return note
     note = f"a fresh optimizer, learning rate {ph['lr']:g}; {_lead_note(ph['lead_ins'])}"
@@ -911,6 +939,12 @@ def main(argv: list[str] | None = None) -> None:
         help="gpt2-small: loss weight on layer 1's attention from the token before the IO to the subject's second mention",
     )
     parser.add_argument(
+        "--dup-attention",
+        type=float,
+        default=None,
+        help="gpt2-small: loss weight on 1 - the attention the layer-0 head that looks most from S2 back at S1 pays to it",
+    )
+    parser.add_argument(
         "--no-second-phase",
         action="store_true",
         help="gpt2-small: stop after the first phase (the second: SECOND_PHASE, 8%% more steps with lead-ins)",
@@ -948,6 +982,7 @@ def main(argv: list[str] | None = None) -> None:
     given += (("roll_calls", args.roll_calls), ("named_once_lists", args.named_once_lists))
     given += (("warm_layer1_heads", args.warm_layer1_heads), ("subject_attention", args.subject_attention))
     given += (("io_attention", args.io_attention), ("s2_attention", args.s2_attention))
+    given += (("dup_attention", args.dup_attention),)
     extra = {k: v for k, v in given if v is not None}
     out = args.out or WEIGHTS_DIR / STANDINS[args.name].weights_file
     meta = run_recipe(
