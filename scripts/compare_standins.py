@@ -14,7 +14,11 @@ templates never trained; names are held out unless the row says "trained names":
 Then facts, induction and the repeat ratio as the file's recorded scorecard has them. These are
 the sets the training log's tables (docs/standin-training-log.md) report since session 24.
 
-    python scripts/compare_standins.py FILE [FILE ...] [--json OUT]
+`--attention` adds, per file, where each head looks on the blind prompts whose every name mention
+is one token: from the last token to S1, S2 and the IO, and from S2 back to S1 (a duplicate-token
+head). The training log's circuit tables are these numbers.
+
+    python scripts/compare_standins.py FILE [FILE ...] [--attention] [--json OUT]
 
 About 60 s a file on one CPU thread.
 """
@@ -68,6 +72,46 @@ def compare(path: Path, sets: dict[str, list[dict[str, str]]]) -> dict[str, floa
     return row
 
 
+def _mentions(model, prompt: dict[str, str]) -> dict[str, list[int]] | None:
+    """Positions of each name's mentions in the prompt's tokens, or None if a mention is not one token."""
+    tokens = model.to_tokens(prompt["prompt"])[0]
+    words = [model.tokenizer.decode([t]).strip() for t in tokens.tolist()]
+    at = {role: [i for i, w in enumerate(words) if w == prompt[role]] for role in ("s", "io")}
+    if len(at["s"]) != 2 or len(at["io"]) != 1:  # a name split into several tokens somewhere
+        return None
+    return {"S1": at["s"][:1], "S2": at["s"][1:], "IO": at["io"], "tokens": tokens}
+
+
+@torch.no_grad()
+def attention(path: Path, prompts: list[dict[str, str]]) -> dict[str, list[list[float]]]:
+    """Mean attention per [layer][head]: from the last token to S1, S2, IO, and from S2 to S1."""
+    model = load_standin("gpt2-small", path=path)
+    found = [m for p in prompts if (m := _mentions(model, p)) is not None]
+    sums: dict[str, torch.Tensor] = {}
+    for m in found:
+        _, cache = model.run_with_cache(m["tokens"][None], names_filter=lambda n: n.endswith("hook_pattern"))
+        pattern = torch.stack(
+            [cache["pattern", layer][0] for layer in range(model.cfg.n_layers)]
+        )  # [layer, head, q, k]
+        end = pattern.shape[-2] - 1
+        here = {role: pattern[:, :, end, m[role]].sum(-1) for role in ("S1", "S2", "IO")}
+        here["S2->S1"] = pattern[:, :, m["S2"][0], m["S1"][0]]
+        for k, v in here.items():
+            sums[k] = sums[k] + v if k in sums else v.clone()
+    out = {k: (v / max(len(found), 1)).tolist() for k, v in sums.items()}
+    out["prompts"] = len(found)
+    return out
+
+
+def print_attention(name: str, att: dict) -> None:
+    print(f"\n{name}: mean attention on {att['prompts']} blind prompts (heads in order)\n")
+    print("| layer | end -> S1 | end -> S2 | end -> IO | S2 -> S1 |")
+    print("|---|---|---|---|---|")
+    for layer in range(len(att["S1"])):
+        cells = [" ".join(f"{x:.2f}" for x in att[k][layer]) for k in ("S1", "S2", "IO", "S2->S1")]
+        print(f"| {layer} | " + " | ".join(cells) + " |")
+
+
 COLUMNS = (
     ("hh", "hh"),
     ("hh_top1", "top-1"),
@@ -89,6 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--json", type=Path, help="also write every number, per file, to this JSON file")
+    parser.add_argument("--attention", action="store_true", help="also where each head looks on blind prompts")
     args = parser.parse_args()
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
@@ -101,6 +146,10 @@ def main() -> None:
     for f in args.files:
         rows[str(f)] = row = compare(f, sets)
         print(f"| {f.name} | " + " | ".join(str(row.get(k, "")) for k, _ in COLUMNS) + " |", flush=True)
+    if args.attention:
+        for f in args.files:
+            rows[str(f)]["attention"] = att = attention(f, sets["blind"])
+            print_attention(f.name, att)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 
