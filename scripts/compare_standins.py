@@ -16,7 +16,8 @@ the sets the training log's tables (docs/standin-training-log.md) report since s
 
 `--attention` adds, per file, where each head looks on the blind prompts whose every name mention
 is one token: from the last token to S1, S2 and the IO, and from S2 back to S1 (a duplicate-token
-head). The training log's circuit tables are these numbers.
+head), on all of them and split by a phrase before the subject. The training log's circuit
+tables are these numbers.
 
     python scripts/compare_standins.py FILE [FILE ...] [--attention] [--json OUT]
 
@@ -83,12 +84,16 @@ def _mentions(model, prompt: dict[str, str]) -> dict[str, list[int]] | None:
 
 
 @torch.no_grad()
-def attention(path: Path, prompts: list[dict[str, str]]) -> dict[str, list[list[float]]]:
-    """Mean attention per [layer][head]: from the last token to S1, S2, IO, and from S2 to S1."""
+def attention(path: Path, prompts: list[dict[str, str]]) -> dict[str, dict]:
+    """Mean attention per [layer][head] (from the last token to S1, S2, IO, and from S2 to S1), on
+    all the prompts and on those with and without a phrase before the subject."""
     model = load_standin("gpt2-small", path=path)
-    found = [m for p in prompts if (m := _mentions(model, p)) is not None]
-    sums: dict[str, torch.Tensor] = {}
-    for m in found:
+    sums: dict[str, dict[str, torch.Tensor]] = {"all": {}, "phrase": {}, "none": {}}
+    counts = dict.fromkeys(sums, 0)
+    for p in prompts:
+        m = _mentions(model, p)
+        if m is None:
+            continue
         _, cache = model.run_with_cache(m["tokens"][None], names_filter=lambda n: n.endswith("hook_pattern"))
         pattern = torch.stack(
             [cache["pattern", layer][0] for layer in range(model.cfg.n_layers)]
@@ -96,20 +101,28 @@ def attention(path: Path, prompts: list[dict[str, str]]) -> dict[str, list[list[
         end = pattern.shape[-2] - 1
         here = {role: pattern[:, :, end, m[role]].sum(-1) for role in ("S1", "S2", "IO")}
         here["S2->S1"] = pattern[:, :, m["S2"][0], m["S1"][0]]
-        for k, v in here.items():
-            sums[k] = sums[k] + v if k in sums else v.clone()
-    out = {k: (v / max(len(found), 1)).tolist() for k, v in sums.items()}
-    out["prompts"] = len(found)
+        for split in ("all", "phrase" if S.phrase_before_subject(p["template"]) else "none"):
+            counts[split] += 1
+            for k, v in here.items():
+                sums[split][k] = sums[split][k] + v if k in sums[split] else v.clone()
+    out = {}
+    for split, by_role in sums.items():
+        out[split] = {k: (v / counts[split]).tolist() for k, v in by_role.items()}
+        out[split]["prompts"] = counts[split]
     return out
 
 
 def print_attention(name: str, att: dict) -> None:
-    print(f"\n{name}: mean attention on {att['prompts']} blind prompts (heads in order)\n")
-    print("| layer | end -> S1 | end -> S2 | end -> IO | S2 -> S1 |")
-    print("|---|---|---|---|---|")
-    for layer in range(len(att["S1"])):
-        cells = [" ".join(f"{x:.2f}" for x in att[k][layer]) for k in ("S1", "S2", "IO", "S2->S1")]
-        print(f"| {layer} | " + " | ".join(cells) + " |")
+    for split, what in (("all", ""), ("phrase", ", a phrase before the subject"), ("none", ", no phrase")):
+        a = att[split]
+        if not a.get("prompts"):
+            continue
+        print(f"\n{name}: mean attention on {a['prompts']} blind prompts{what} (heads in order)\n")
+        print("| layer | end -> S1 | end -> S2 | end -> IO | S2 -> S1 |")
+        print("|---|---|---|---|---|")
+        for layer in range(len(a["S1"])):
+            cells = [" ".join(f"{x:.2f}" for x in a[k][layer]) for k in ("S1", "S2", "IO", "S2->S1")]
+            print(f"| {layer} | " + " | ".join(cells) + " |")
 
 
 COLUMNS = (

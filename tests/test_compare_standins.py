@@ -34,8 +34,9 @@ def test_a_row_agrees_with_the_scorecard_functions(few_prompts):
 
 
 def test_attention_finds_each_name_and_sums_like_a_pattern(few_prompts):
-    att = compare_standins.attention(WEIGHTS, few_prompts["blind"])
-    assert 0 < att["prompts"] <= 16
+    by_split = compare_standins.attention(WEIGHTS, few_prompts["blind"])
+    att = by_split["all"]
+    assert 0 < att["prompts"] <= 16 and att["prompts"] == by_split["phrase"]["prompts"] + by_split["none"]["prompts"]
     for key in ("S1", "S2", "IO", "S2->S1"):
         assert len(att[key]) == 4 and all(len(layer) == 4 for layer in att[key])
         assert all(0 <= x <= 1 for layer in att[key] for x in layer)
