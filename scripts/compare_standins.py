@@ -73,8 +73,9 @@ def compare(path: Path, sets: dict[str, list[dict[str, str]]]) -> dict[str, floa
     return row
 
 
-def _mentions(model, prompt: dict[str, str]) -> dict[str, list[int]] | None:
-    """Positions of each name's mentions in the prompt's tokens, or None if a mention is not one token."""
+def _mentions(model, prompt: dict[str, str]) -> dict | None:
+    """Positions of each name's mentions ("S1", "S2", "IO": lists of indices) and the prompt's "tokens",
+    or None if a mention is not one token."""
     tokens = model.to_tokens(prompt["prompt"])[0]
     words = [model.tokenizer.decode([t]).strip() for t in tokens.tolist()]
     at = {role: [i for i, w in enumerate(words) if w == prompt[role]] for role in ("s", "io")}

@@ -398,7 +398,7 @@ class AttentionShapingLoss(WeightedTiedLoss):
     def __call__(self, model, batch):
         tokens, weights = batch
         found = ioi_sites(tokens, weights, self.io_weight, self.names)
-        layers = sorted({self.layer, self.dup_layer, *self.io_layers})
+        layers = sorted({self.layer, *self.io_layers, *([self.dup_layer] if self.dup else [])})
         saved = {}
 
         def keep(pattern, hook):
