@@ -100,3 +100,17 @@ def test_the_pinned_command_trains_the_recorded_weights_on_this_cpu(tmp_path):
         h.update(key.encode())
         h.update(tensors[key].numpy().tobytes())
     assert h.hexdigest()[:16] == PINNED_30_STEPS[kernels.cpu_maker()]
+
+
+def test_files_from_before_the_maker_was_recorded_count_as_amd(monkeypatch):
+    """`--first-phase` compares a file's recorded kernels with this run's: files saved before
+    session 25 name no CPU maker (the committed gpt2-small weights among them), and all of them
+    were trained on AMD machines."""
+    monkeypatch.setattr(kernels, "describe", lambda: "ATen AVX2, MKL_CBWR AVX2,STRICT, AuthenticAMD")
+    assert kernels.same_as("ATen AVX2, MKL_CBWR AVX2,STRICT")
+    assert kernels.same_as("ATen AVX2, MKL_CBWR AVX2,STRICT, AuthenticAMD")
+    assert not kernels.same_as("ATen AVX2, MKL_CBWR AVX2,STRICT, GenuineIntel")
+    assert not kernels.same_as("ATen AVX512, MKL_CBWR unset")
+    assert not kernels.same_as(None)
+    monkeypatch.setattr(kernels, "describe", lambda: "ATen AVX2, MKL_CBWR AVX2,STRICT, GenuineIntel")
+    assert not kernels.same_as("ATen AVX2, MKL_CBWR AVX2,STRICT")

@@ -736,8 +736,9 @@ BARS = {"induction": 0.5, "repeat_ratio": 0.5, "ioi_win": 0.9, "ioi_diff": 1.0, 
 
 def test_each_later_phase_continues_from_the_previous_phases_file(monkeypatch, tmp_path):
     """`main` trains gpt2-small in phases: the second starts from the first's saved file, with
-    SECOND_PHASE's learning rate and lead-ins, a third (session 24's, not adopted) from the second's
-    with its loss on layer 1's attention, and only the final file is left."""
+    SECOND_PHASE's learning rate and lead-ins, a third (session 29's, not adopted) from the second's
+    with its loss on layer 1's attention and only layer 1's attention trained, and only the final
+    file is left."""
     from types import SimpleNamespace
 
     from micourse.standins import train as T
@@ -759,9 +760,16 @@ def test_each_later_phase_continues_from_the_previous_phases_file(monkeypatch, t
     monkeypatch.setattr(T.torch, "set_num_threads", lambda n: None)
     monkeypatch.setattr("micourse.standins.scorecard.record", lambda path: None)
     assert [label for label, _ in T.LATER_PHASES] == ["second"]  # the recipe's
-    third = {**T.SECOND_PHASE, "share": 0.16, "subject_attention": 2.0, "seed_offset": 2}
+    third = {
+        **T.SECOND_PHASE,
+        "share": 0.16,
+        "subject_attention": 2.0,
+        "train_only": "blocks.1.attn.",
+        "seed_offset": 8,
+    }
     monkeypatch.setattr(T, "LATER_PHASES", (*T.LATER_PHASES, ("third", third)))
-    assert "layer 1" in T._phase_note(third) and "second phase's settings" in T._phase_note(third)
+    note = T._phase_note(third)
+    assert "layer 1" in note and "second phase's settings" in note and "blocks.1.attn." in note and "frozen" in note
     s2_note = T._phase_note({**T.SECOND_PHASE, "share": 0.16, "s2_attention": 2.0, "seed_offset": 3})
     assert "second mention" in s2_note and "second phase's settings" in s2_note
     out = tmp_path / "g.safetensors"
@@ -774,7 +782,7 @@ def test_each_later_phase_continues_from_the_previous_phases_file(monkeypatch, t
     assert kw2["lead_ins"] == ph["lead_ins"] and kw2["average_last"] == 0 and "subject_attention" not in kw2
     assert (s3, seed3) == (int(5000 * ph3["share"]), ph3["seed_offset"]) and seed3 != seed2
     assert kw3["init_from"] == saved[1] and kw3["gap_sentences"] == 0.2
-    assert kw3["subject_attention"] == ph3["subject_attention"] > 0
+    assert kw3["subject_attention"] == ph3["subject_attention"] > 0 and kw3["train_only"] == "blocks.1.attn."
     assert saved[2] == out and out.exists() and not saved[0].exists() and not saved[1].exists()
     calls.clear()
     T.main(["gpt2-small", "--steps", "10", "--out", str(out)])  # a smoke run: no second phase (8% of 10 steps)
@@ -818,6 +826,28 @@ def test_each_later_phase_continues_from_the_previous_phases_file(monkeypatch, t
     monkeypatch.setattr("micourse.standins.weights.read_metadata", lambda path: ({}, dict(made)))
     T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])
     assert len(calls) == 2 and calls[0][2]["init_from"] == first and first.exists()
+    # a file after the second phase (the committed weights): only the third runs, from it
+    calls.clear()
+    second = {
+        "steps": int(5000 * ph["share"]),
+        "seed": ph["seed_offset"],
+        **T._phase_options({"gap_sentences": 0.2}, ph),
+    }
+    made["second_phase"] = second
+    T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])
+    assert len(calls) == 1 and calls[0][1] == ph3["seed_offset"] and calls[0][2]["train_only"] == "blocks.1.attn."
+    made["second_phase"] = {**second, "lr": 1.0}  # a second phase of other settings
+    with pytest.raises(ValueError, match="second phase is not this command's"):
+        T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])
+    made["second_phase"] = second
+    made["third_phase"] = {"steps": int(5000 * ph3["share"]), "seed": ph3["seed_offset"]}
+    made["third_phase"].update(T._phase_options({"gap_sentences": 0.2}, ph3))
+    with pytest.raises(ValueError, match="no phase left"):  # the whole recipe's output
+        T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])
+    del made["second_phase"]
+    with pytest.raises(ValueError, match="out of order"):
+        T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])
+    del made["third_phase"]
     for other in ([], ["--gap-sentences", "0.3"], ["--gap-sentences", "0.2", "--seed", "1"]):
         with pytest.raises(ValueError, match="not this command's first phase"):
             T.main(["gpt2-small", *other, "--first-phase", str(first), "--out", str(out)])
@@ -826,3 +856,17 @@ def test_each_later_phase_continues_from_the_previous_phases_file(monkeypatch, t
     made["kernels"] = "ATen NO AVX, MKL_CBWR unset"  # trained on another CPU with its own kernels
     with pytest.raises(ValueError, match="other CPU kernels"):
         T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])
+
+
+def test_train_only_names_real_parameters_and_says_so_in_the_metadata_note():
+    """`train_only` (the third phase's freezing) is checked before the minutes of data loading: a
+    prefix that starts no parameter's name would otherwise train nothing at all."""
+    from micourse.standins import train as T
+
+    assert T._check_train_only("") == ()
+    assert T._check_train_only("blocks.1.attn.,blocks.2.attn.W_Q") == ("blocks.1.attn.", "blocks.2.attn.W_Q")
+    for bad in ("block.1.attn", "blocks.1.attn.,", "blocks.9.attn."):
+        with pytest.raises(ValueError, match="starts no parameter"):
+            T._check_train_only(bad)
+    note = T._phase_note({**T.SECOND_PHASE, "train_only": "blocks.1.attn.,blocks.2.mlp."})
+    assert note.endswith("blocks.1.attn. or blocks.2.mlp. trained, the rest frozen") and "learning rate" in note

@@ -75,6 +75,15 @@ def describe() -> str:
     return f"ATen {capability}, MKL_CBWR {os.environ.get('MKL_CBWR', 'unset')}, {cpu_maker()}"
 
 
+def same_as(recorded: str | None) -> bool:
+    """Whether weights whose metadata records `recorded` kernels were trained with this run's
+    arithmetic. Files saved before session 25 name no CPU maker; every one of them was trained on
+    an AMD machine (the committed gpt2-small weights among them)."""
+    if recorded is not None and recorded.startswith("ATen ") and recorded.rsplit(", ", 1)[-1].startswith("MKL_CBWR"):
+        recorded += ", AuthenticAMD"
+    return recorded == describe()
+
+
 def warning() -> str | None:
     """A sentence for the log when this run's arithmetic is not the pinned one, else None."""
     import torch

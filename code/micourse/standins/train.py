@@ -485,11 +485,14 @@ def train_gpt2(
     io_attention: float = 0.0,
     s2_attention: float = 0.0,
     dup_attention: float = 0.0,
+    train_only: str = "",
     init_from: Path | None = None,
 ):
     """The gpt2-small stand-in's recipe (one phase; `run_recipe` runs both). `init_from`: continue
     from a saved stand-in file instead of starting fresh (the second phase, `SECOND_PHASE`), loaded
-    as saved (float16, tied, unprocessed), so that the second phase can be re-run alone."""
+    as saved (float16, tied, unprocessed), so that the second phase can be re-run alone.
+    `train_only`: comma-separated prefixes of parameter names (`blocks.1.attn.`): the others stay
+    frozen, so a late phase can reshape one part without the rest drifting to make up for it."""
     from micourse.data import tokenize_text
     from micourse.standins import scorecard
 
@@ -525,6 +528,7 @@ def train_gpt2(
     n_heads = STANDINS["gpt2-small"].cfg["n_heads"]
     if warm_layer1_heads is not None and not 0 <= warm_layer1_heads <= n_heads:
         raise ValueError(f"warm_layer1_heads is a number of heads, 0 to {n_heads}, not {warm_layer1_heads}")
+    trained = _check_train_only(train_only)
     t0 = time.perf_counter()
     names = texts.split(",")
     plain = "\n\n".join(_text(n, "train") for n in names)
@@ -596,6 +600,9 @@ def train_gpt2(
         eval_every=500,
         seed=seed,
     )
+    if trained:
+        for k, p in model.named_parameters():
+            p.requires_grad_(k.startswith(trained))
     unigram = metrics.unigram_loss(kjv, heldout, model.cfg.d_vocab)
 
     def evaluate(m):
@@ -668,6 +675,26 @@ def train_gpt2(
     )
 
 
+def _check_train_only(train_only: str) -> tuple[str, ...]:
+    """`train_only`'s prefixes, each of which must start some gpt2-small parameter's name (checked
+    before the minutes of data loading: a typo would otherwise train nothing, or everything)."""
+    if not train_only:
+        return ()
+    import warnings
+
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+    with torch.device("meta"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # (HookedTransformer's notice of TL 4)
+        cfg = HookedTransformerConfig(**STANDINS["gpt2-small"].cfg, device="meta")
+        names = [k for k, _ in HookedTransformer(cfg, move_to_device=False).named_parameters()]
+    prefixes = tuple(train_only.split(","))
+    for pre in prefixes:
+        if not pre or not any(k.startswith(pre) for k in names):
+            raise ValueError(f"train_only: {pre!r} starts no parameter's name (e.g. {names[2]!r})")
+    return prefixes
+
+
 def _fillers_note(fillers: synthetic.IOIFillers | None, lead_from: int = 0) -> str:
     if fillers is None:
         return "verbs and openings from the grammar only"
@@ -708,6 +735,9 @@ def _lead_note(share: float) -> str:
 
 
 def _phase_note(ph: dict) -> str:
+    if ph.get("train_only"):
+        frozen = "; only the weights whose names start with " + " or ".join(ph["train_only"].split(","))
+        return _phase_note({k: v for k, v in ph.items() if k != "train_only"}) + frozen + " trained, the rest frozen"
     if any(ph.get(k) for k in ATTENTION_TERMS):
         skip = (*ATTENTION_TERMS, "seed_offset", "share")
         rest = {k: v for k, v in ph.items() if k not in skip}
@@ -791,10 +821,11 @@ SECOND_PHASE = {
     "seed_offset": 1,
 }
 
-# The phases after the first, each from the previous one's saved file. Session 24 tried a third,
-# {**SECOND_PHASE, "share": 0.16, "subject_attention": 2.0, "seed_offset": 2} (a loss on layer 1's
-# attention to the subject): blind templates 0.76 -> 0.86, but the IO was then almost never the top
-# prediction (0.28 -> 0.01) and facts fell (27 -> 21); not adopted (docs/standin-training-log.md).
+# The phases after the first, each from the previous one's saved file. Sessions 24-29 tried third
+# phases that shape where layer 1's heads look (`ATTENTION_TERMS`), with every weight free and,
+# session 29, with only layer 1's attention (or layers 0-1) trained (`train_only`): the blind
+# templates rose at most 0.76 -> 0.86, and wherever they rose layer 1 had stopped copying names,
+# the IO no longer the top prediction (0.3 -> 0.01). None adopted (docs/standin-training-log.md).
 LATER_PHASES: tuple[tuple[str, dict], ...] = (("second", SECOND_PHASE),)
 
 
@@ -945,6 +976,11 @@ def main(argv: list[str] | None = None) -> None:
         help="gpt2-small: loss weight on 1 - the attention the layer-0 head that looks most from S2 back at S1 pays to it",
     )
     parser.add_argument(
+        "--train-only",
+        default=None,
+        help="gpt2-small: comma-separated prefixes of the parameters to train (blocks.1.attn.); the rest stay frozen",
+    )
+    parser.add_argument(
         "--no-second-phase",
         action="store_true",
         help="gpt2-small: stop after the first phase (the second: SECOND_PHASE, 8%% more steps with lead-ins)",
@@ -953,7 +989,8 @@ def main(argv: list[str] | None = None) -> None:
         "--first-phase",
         type=Path,
         default=None,
-        help="gpt2-small: a first phase this command saved (same steps, seed and options): run the second phase only",
+        help="gpt2-small: a file this command saved (same steps, seed and options) after its first phase, or after "
+        "some later ones: run only the phases it lacks",
     )
     parser.add_argument(
         "--keep-first-phase",
@@ -982,7 +1019,7 @@ def main(argv: list[str] | None = None) -> None:
     given += (("roll_calls", args.roll_calls), ("named_once_lists", args.named_once_lists))
     given += (("warm_layer1_heads", args.warm_layer1_heads), ("subject_attention", args.subject_attention))
     given += (("io_attention", args.io_attention), ("s2_attention", args.s2_attention))
-    given += (("dup_attention", args.dup_attention),)
+    given += (("dup_attention", args.dup_attention), ("train_only", args.train_only))
     extra = {k: v for k, v in given if v is not None}
     out = args.out or WEIGHTS_DIR / STANDINS[args.name].weights_file
     meta = run_recipe(
@@ -1001,24 +1038,41 @@ def main(argv: list[str] | None = None) -> None:
     )
 
 
-def _first_phase_meta(path: Path, second: int, want: dict) -> dict:
-    """The metadata of `path` if it is the first phase of the command with the steps, seed and
-    options `want` (its metadata records each), else a ValueError: a second phase run from another
-    command's first phase would be saved as this command's output."""
+def _first_phase_meta(path: Path, later: list, want: dict) -> tuple[dict, int]:
+    """The metadata of `path` and how many of the `later` phases it has been through, if it was
+    saved by the command with the steps, seed and options `want` (its metadata records each) after
+    its first phase or after some of its later ones; else a ValueError: a later phase run from
+    another command's file would be saved as this command's output."""
     from micourse.standins.weights import read_metadata
 
-    if not second:
+    if not later:
         raise ValueError("--first-phase needs a second phase: not with --no-second-phase or so few steps")
     meta = read_metadata(path)[1]
     recorded = set(inspect.signature(train_gpt2).parameters) - {"init_from"}
     got = {k: v for k, v in meta.items() if k in recorded}
-    if "second_phase" in meta or "third_phase" in meta or got != want:
+    if got != want:
         raise ValueError(f"{path} is not this command's first phase: it was made with {got}, this is {want}")
-    if meta.get("kernels") != kernels.describe():
+    done = 0
+    for label, ph, n in later:
+        if f"{label}_phase" not in meta:
+            break
+        expected = {"steps": n, "seed": want["seed"] + ph["seed_offset"], **_phase_options(want, ph)}
+        if meta[f"{label}_phase"] != expected:
+            raise ValueError(f"{path}'s {label} phase is not this command's: {meta[f'{label}_phase']}, not {expected}")
+        done += 1
+    if any(f"{label}_phase" in meta for label, _, _ in later[done:]) or done == len(later):
+        raise ValueError(f"{path} has no phase left to run, or its phases are out of order")
+    if not kernels.same_as(meta.get("kernels")):
         raise ValueError(
             f"{path} was trained with other CPU kernels ({meta.get('kernels')}), this run: {kernels.describe()}"
         )
-    return meta
+    return meta, done
+
+
+def _phase_options(options: dict, ph: dict) -> dict:
+    """A later phase's options: the command's, overridden by the phase's."""
+    drop = ("share", "seed_offset", "steps", "seed")
+    return {**{k: v for k, v in options.items() if k not in drop}, **{k: v for k, v in ph.items() if k not in drop}}
 
 
 def _phase_file(out: Path, label: str) -> Path:
@@ -1041,9 +1095,10 @@ def run_recipe(
     short for them) starts from the previous phase's saved file (`OUT.first-phase.safetensors`, ...,
     deleted at the end unless `keep_first_phase`); the output carries its held-out scorecard. Returns the saved metadata.
 
-    `first_phase`: a first phase saved by this command with the same steps, seed and options: run
-    the later phases only, with the output the whole command would give. The first phase is most of
-    the run's hour; experiments with the later phases need not repeat it.
+    `first_phase`: a file saved by this command with the same steps, seed and options, after its
+    first phase or after some of the later ones: run only the phases it lacks, with the output the
+    whole command would give. The first phase is most of the run's hour; experiments with the later
+    phases need not repeat it, and a new last phase can start from the committed weights.
     """
     recipe, default_steps, _ = RECIPES[name]
     steps = steps or default_steps
@@ -1051,8 +1106,9 @@ def run_recipe(
     if name != "gpt2-small" or not second_phase or not all(n for _, _, n in later):  # (a smoke run: none)
         later = []
     first_out = _phase_file(out, "first") if later else out
+    done = 0  # the later phases `first_phase` has been through
     if first_phase is not None:
-        meta = _first_phase_meta(Path(first_phase), len(later), {"steps": steps, "seed": seed, **options})
+        meta, done = _first_phase_meta(Path(first_phase), later, {"steps": steps, "seed": seed, **options})
         first_out, seconds = Path(first_phase), meta["train_seconds"]
     else:
         model, hist, seen, meta = recipe(steps, seed, **options)
@@ -1073,8 +1129,10 @@ def run_recipe(
     made = [] if first_phase is not None else [first_out]  # files this run made on the way
     start = first_out
     for i, (label, ph, n) in enumerate(later):
+        if i < done:
+            continue
         dest = out if i == len(later) - 1 else _phase_file(out, label)
-        opts = {**options, **{k: v for k, v in ph.items() if k not in ("share", "seed_offset")}}
+        opts = _phase_options(options, ph)
         model, hist, seen, _ = recipe(n, seed + ph["seed_offset"], init_from=start, **opts)
         meta["data"] += f". Then a {label} phase of {n} steps from those weights: {_phase_note(ph)}"
         meta[f"{label}_phase"] = {"steps": n, "seed": seed + ph["seed_offset"], **opts}
