@@ -494,15 +494,24 @@ def test_subject_attention_finds_the_repeated_name_and_weighs_layer_1s_attention
 @pytest.mark.slow
 def test_a_few_steps_with_the_attention_losses_run_to_the_end():
     """Session 25's third phases crashed after training (a local name shadowed the text sources),
-    which the loss's own test could not see: run the whole recipe a few steps with both terms."""
+    which the loss's own test could not see: run the whole recipe a few steps with every term, and
+    with only layer 1's attention trained (session 29): the rest must come out as it went in."""
     from micourse.standins import train as T
 
-    model, hist, seen, meta = T.train_gpt2(
-        3, 0, subject_attention=1.0, io_attention=1.0, s2_attention=1.0, dup_attention=1.0, average_last=2
-    )
+    terms = dict(subject_attention=1.0, io_attention=1.0, s2_attention=1.0, dup_attention=1.0)
+    model, hist, seen, meta = T.train_gpt2(3, 0, **terms, average_last=2, train_only="blocks.1.attn.")
     assert len(hist.steps) == 3 and all(math.isfinite(x) for x in hist.losses)
     assert model.cfg.n_layers == 4 and seen.numel() > 1000
     assert "weights after each of the last 2 steps" in meta["data"]
+    assert ". Also loss weight 1 on" in meta["data"] and meta["data"].endswith(
+        "blocks.1.attn. trained, the rest frozen"
+    )
+    start = T._fresh_model("gpt2-small", 0)  # the weights training started from
+    T.warm_start_from_attn_only(start, T._mask(seen, 50257), None)
+    before, after = dict(start.named_parameters()), dict(model.named_parameters())
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith("blocks.1.attn.") or k.startswith("unembed.") for k in moved), moved
+    assert any(k.startswith("blocks.1.attn.") for k in moved)
 
 
 def test_repeat_rows_trade_places_with_plain_text():
@@ -869,4 +878,12 @@ def test_train_only_names_real_parameters_and_says_so_in_the_metadata_note():
         with pytest.raises(ValueError, match="starts no parameter"):
             T._check_train_only(bad)
     note = T._phase_note({**T.SECOND_PHASE, "train_only": "blocks.1.attn.,blocks.2.mlp."})
-    assert note.endswith("blocks.1.attn. or blocks.2.mlp. trained, the rest frozen") and "learning rate" in note
+    assert note.endswith("blocks.1.attn. or blocks.2.mlp. trained, the rest frozen") and "second phase's" in note
+    note = T._phase_note({**T.SECOND_PHASE, "lr": 1e-3, "train_only": "blocks.1.attn."})
+    assert "learning rate 0.001" in note and note.endswith("blocks.1.attn. trained, the rest frozen")
+    # the first phase's note (the weights' metadata) names them too, and says nothing without them
+    assert T._shaping_note({"subject_attention": 0.0, "train_only": ""}) == ""
+    assert T._shaping_note({"train_only": "blocks.1.attn."}).startswith(". Only the weights")
+    both = T._shaping_note({"s2_attention": 2.0, "dup_attention": 1.0, "train_only": "blocks.0.attn."})
+    assert both.startswith(". Also loss weight 2 on") and "second mention" in both and "layer 0" in both
+    assert both.endswith("; only the weights whose names start with blocks.0.attn. trained, the rest frozen")

@@ -522,6 +522,7 @@ def train_gpt2(
         )
     shaping = (("subject_attention", subject_attention), ("io_attention", io_attention), ("s2_attention", s2_attention))
     shaping += (("dup_attention", dup_attention),)
+    shaping_opts = {**dict(shaping), "train_only": train_only}
     for label, w in shaping:
         if not w >= 0 or (w and (io_weight in (1.0, fact_weight) or named_once_lists)):
             raise ValueError(f"{label} is a loss weight >= 0 and finds the IO by its own loss weight, not {w}")
@@ -670,6 +671,7 @@ def train_gpt2(
                     if average_last
                     else ""
                 )
+                + (_shaping_note(shaping_opts) if init_from is None else "")  # (later phases: `_phase_note`)
             ),
         },
     )
@@ -734,36 +736,53 @@ def _lead_note(share: float) -> str:
     )
 
 
+def _shaping_clauses(opts: dict) -> tuple[list[str], str]:
+    """What the attention terms in `opts` add to a phase's loss (a clause each), and which weights
+    `train_only` leaves to train (a clause, or ""): for the metadata's notes."""
+    terms = []
+    if opts.get("subject_attention"):
+        terms.append(
+            f"loss weight {opts['subject_attention']:g} on the attention that layer 1's heads pay, from "
+            "the token before the indirect object, to the subject (the mean over heads of its share)"
+        )
+    if opts.get("s2_attention"):
+        terms.append(
+            f"loss weight {opts['s2_attention']:g} on the attention that layer 1's heads pay, from "
+            "the token before the indirect object, to the subject's second mention (the mean over heads)"
+        )
+    if opts.get("io_attention"):
+        terms.append(
+            f"loss weight {opts['io_attention']:g} on 1 - the attention that the head of layers 2-3 "
+            "looking most at the indirect object pays to it, from the token before its second mention"
+        )
+    if opts.get("dup_attention"):
+        terms.append(
+            f"loss weight {opts['dup_attention']:g} on 1 - the attention that the head of layer 0 looking "
+            "most from the subject's second mention back at its first pays to it"
+        )
+    if not opts.get("train_only"):
+        return terms, ""
+    prefixes = " or ".join(opts["train_only"].split(","))
+    return terms, f"only the weights whose names start with {prefixes} trained, the rest frozen"
+
+
+def _shaping_note(opts: dict) -> str:
+    """The first phase's sentence on its attention terms and frozen weights ("" with none)."""
+    terms, frozen = _shaping_clauses(opts)
+    if not terms:
+        return f". {frozen[0].upper()}{frozen[1:]}" if frozen else ""
+    return ". Also " + ", and ".join(terms) + (f"; {frozen}" if frozen else "")
+
+
 def _phase_note(ph: dict) -> str:
-    if ph.get("train_only"):
-        frozen = "; only the weights whose names start with " + " or ".join(ph["train_only"].split(","))
-        return _phase_note({k: v for k, v in ph.items() if k != "train_only"}) + frozen + " trained, the rest frozen"
-    if any(ph.get(k) for k in ATTENTION_TERMS):
-        skip = (*ATTENTION_TERMS, "seed_offset", "share")
+    shaping = (*ATTENTION_TERMS, "train_only")
+    if any(ph.get(k) for k in shaping):
+        skip = (*shaping, "seed_offset", "share")
         rest = {k: v for k, v in ph.items() if k not in skip}
         same = rest == {k: v for k, v in SECOND_PHASE.items() if k not in skip}
         note = "the second phase's settings on new draws of its data" if same else _phase_note(rest)
-        if ph.get("subject_attention"):
-            note += (
-                f", and loss weight {ph['subject_attention']:g} on the attention that layer 1's heads pay, from "
-                "the token before the indirect object, to the subject (the mean over heads of its share)"
-            )
-        if ph.get("s2_attention"):
-            note += (
-                f", and loss weight {ph['s2_attention']:g} on the attention that layer 1's heads pay, from "
-                "the token before the indirect object, to the subject's second mention (the mean over heads)"
-            )
-        if ph.get("io_attention"):
-            note += (
-                f", and loss weight {ph['io_attention']:g} on 1 - the attention that the head of layers 2-3 "
-                "looking most at the indirect object pays to it, from the token before its second mention"
-            )
-        if ph.get("dup_attention"):
-            note += (
-                f", and loss weight {ph['dup_attention']:g} on 1 - the attention that the head of layer 0 looking "
-                "most from the subject's second mention back at its first pays to it"
-            )
-        return note
+        terms, frozen = _shaping_clauses(ph)
+        return note + "".join(f", and {t}" for t in terms) + (f"; {frozen}" if frozen else "")
     note = f"a fresh optimizer, learning rate {ph['lr']:g}; {_lead_note(ph['lead_ins'])}"
     if ph.get("repeat_rows", MIX[0]) != MIX[0]:
         mix = batch_mix(ph["repeat_rows"])
