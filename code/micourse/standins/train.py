@@ -736,30 +736,22 @@ def _lead_note(share: float) -> str:
     )
 
 
+_LAYER1 = "the attention that layer 1's heads pay, from the token before the indirect object, to "
+# What each attention term weighs, after "loss weight W on " (the metadata's notes)
+_TERM_NOTES = {
+    "subject_attention": _LAYER1 + "the subject (the mean over heads of its share)",
+    "s2_attention": _LAYER1 + "the subject's second mention (the mean over heads)",
+    "io_attention": "1 - the attention that the head of layers 2-3 looking most at the indirect object pays to "
+    "it, from the token before its second mention",
+    "dup_attention": "1 - the attention that the head of layer 0 looking most from the subject's second mention "
+    "back at its first pays to it",
+}
+
+
 def _shaping_clauses(opts: dict) -> tuple[list[str], str]:
     """What the attention terms in `opts` add to a phase's loss (a clause each), and which weights
     `train_only` leaves to train (a clause, or ""): for the metadata's notes."""
-    terms = []
-    if opts.get("subject_attention"):
-        terms.append(
-            f"loss weight {opts['subject_attention']:g} on the attention that layer 1's heads pay, from "
-            "the token before the indirect object, to the subject (the mean over heads of its share)"
-        )
-    if opts.get("s2_attention"):
-        terms.append(
-            f"loss weight {opts['s2_attention']:g} on the attention that layer 1's heads pay, from "
-            "the token before the indirect object, to the subject's second mention (the mean over heads)"
-        )
-    if opts.get("io_attention"):
-        terms.append(
-            f"loss weight {opts['io_attention']:g} on 1 - the attention that the head of layers 2-3 "
-            "looking most at the indirect object pays to it, from the token before its second mention"
-        )
-    if opts.get("dup_attention"):
-        terms.append(
-            f"loss weight {opts['dup_attention']:g} on 1 - the attention that the head of layer 0 looking "
-            "most from the subject's second mention back at its first pays to it"
-        )
+    terms = [f"loss weight {opts[k]:g} on {note}" for k, note in _TERM_NOTES.items() if opts.get(k)]
     if not opts.get("train_only"):
         return terms, ""
     prefixes = " or ".join(opts["train_only"].split(","))
