@@ -491,6 +491,63 @@ def test_subject_attention_finds_the_repeated_name_and_weighs_layer_1s_attention
         T.train_gpt2(10, 0, dup_attention=1.0, io_weight=1.0)
 
 
+def test_knockout_distillation_asks_for_layer_1_without_the_names_and_nothing_else():
+    """The loss is 0 where the teacher and the student agree except at the knocked-out attention,
+    equals the weighted KL to the teacher run with layer 1's attention from the token before the IO
+    to S1, S2 and the IO removed (by hand below), and the option refuses a phase with no teacher."""
+    import copy
+
+    from micourse.standins import train as T
+
+    names = T.name_token_ids(synthetic.IOI_NAMES)
+    toks, w = T.synthetic_stream(300, 3, 10.0, None, synthetic.IOI_NAMES)
+    n = len(toks) // 128 * 128
+    rows, ws = toks[:n].reshape(-1, 128)[:4], w[:n].reshape(-1, 128)[:4]
+    model = T._fresh_model("gpt2-small", 0)
+    seen = torch.unique(rows.flatten())
+    loss = T.KnockoutDistillLoss(seen, 50257, 10.0, names, copy.deepcopy(model))
+    assert all(not p.requires_grad for p in loss.teacher.parameters())
+    no_io = torch.where(ws == 10.0, 1.0, ws)  # no IO weight: no site, nothing knocked out
+    assert loss(model, (rows, no_io)).item() == pytest.approx(0.0, abs=1e-6)
+    sites = T.ioi_sites(rows, ws, 10.0, names)
+    assert sites
+
+    def knock(pattern, hook):
+        out = pattern.clone()
+        for r, q, ks, io in sites:
+            out[r, :, q, ks + io] = 0
+        return out / out.sum(-1, keepdim=True)
+
+    with torch.no_grad(), model.hooks(fwd_hooks=[("blocks.1.attn.hook_pattern", knock)]):
+        target = loss.logits(model, rows)[:, :-1].log_softmax(-1)
+    logp = loss.logits(model, rows)[:, :-1].log_softmax(-1)
+    kl = (target.exp() * (target - logp)).sum(-1).flatten()
+    weights = ws[:, 1:].flatten()
+    got = loss(model, (rows, ws))
+    assert got.item() > 1e-5 and torch.allclose(got, (kl * weights).sum() / weights.sum(), atol=1e-7)
+    got.backward()
+    assert model.blocks[1].attn.W_Q.grad is not None and loss.teacher.blocks[1].attn.W_Q.grad is None
+
+    def half(pattern, hook):  # keep=0.5: S2's attention removed, half of S1's and the IO's kept
+        out = pattern.clone()
+        for r, q, ks, io in sites:
+            out[r, :, q, [k for k in ks if k < max(ks)] + io] *= 0.5
+            out[r, :, q, max(ks)] = 0
+        return out / out.sum(-1, keepdim=True)
+
+    with torch.no_grad(), model.hooks(fwd_hooks=[("blocks.1.attn.hook_pattern", half)]):
+        target = loss.logits(model, rows)[:, :-1].log_softmax(-1)
+    kl = (target.exp() * (target - logp)).sum(-1).flatten()
+    kept = T.KnockoutDistillLoss(seen, 50257, 10.0, names, copy.deepcopy(model), keep=0.5)(model, (rows, ws))
+    assert torch.allclose(kept, (kl * weights).sum() / weights.sum(), atol=1e-7) and kept < got
+    with pytest.raises(ValueError, match="distill_keep"):
+        T.train_gpt2(10, 0, distill_keep=0.5)  # without the distillation
+    with pytest.raises(ValueError, match="distill_knockout"):
+        T.train_gpt2(10, 0, distill_knockout=True)  # no starting weights to distil from
+    note = T._phase_note({**T.SECOND_PHASE, "share": 0.16, "seed_offset": 8, "distill_knockout": True})
+    assert note.startswith("the second phase's settings") and "divergence from the phase's starting weights" in note
+
+
 @pytest.mark.slow
 def test_a_few_steps_with_the_attention_losses_run_to_the_end():
     """Session 25's third phases crashed after training (a local name shadowed the text sources),
@@ -512,6 +569,21 @@ def test_a_few_steps_with_the_attention_losses_run_to_the_end():
     moved = {k for k in before if not torch.equal(before[k], after[k])}
     assert moved and all(k.startswith("blocks.1.attn.") or k.startswith("unembed.") for k in moved), moved
     assert any(k.startswith("blocks.1.attn.") for k in moved)
+
+
+@pytest.mark.slow
+def test_a_few_steps_of_the_knockout_distillation_run_from_the_committed_weights():
+    """`distill_knockout` (session 30) loads its teacher from `init_from`: run it a few steps from
+    the committed file, as a later phase would, with the teacher keeping half of S1 and the IO."""
+    from micourse.standins import train as T
+    from micourse.standins.weights import WEIGHTS_DIR
+
+    start = WEIGHTS_DIR / "gpt2-small.safetensors"
+    model, hist, _, _ = T.train_gpt2(
+        3, 1, distill_knockout=True, distill_keep=0.5, init_from=start, average_last=0, io_weight=10.0
+    )
+    assert len(hist.steps) == 3 and all(math.isfinite(x) and x >= 0 for x in hist.losses)
+    assert model.cfg.n_layers == 4
 
 
 def test_repeat_rows_trade_places_with_plain_text():
