@@ -921,8 +921,10 @@ SECOND_PHASE = {
 # templates rose at most 0.76 -> 0.86, and wherever they rose layer 1 had stopped copying names,
 # the IO no longer the top prediction (0.3 -> 0.01). Session 30 distilled from the committed weights
 # run with layer 1's attention to the names knocked out (`distill_knockout`, `KnockoutDistillLoss`):
-# blind 0.76 -> 0.835 with the rest kept (teacher: S2 removed, half of S1 and the IO kept), still
-# short of the bar. None adopted (docs/standin-training-log.md).
+# blind 0.76 -> 0.835 with the rest kept (teacher: S2 removed, half of S1 and the IO kept), and two
+# more such rounds, each from the last one's student knocked out, 0.88 and 0.900 (the IO's top-1 rate
+# 0.32 -> 0.09). Not adopted yet: the candidates are on the branch candidates/s30-distill
+# (docs/standin-training-log.md).
 LATER_PHASES: tuple[tuple[str, dict], ...] = (("second", SECOND_PHASE),)
 
 
