@@ -817,17 +817,18 @@ BARS = {"induction": 0.5, "repeat_ratio": 0.5, "ioi_win": 0.9, "ioi_diff": 1.0, 
 
 def test_each_later_phase_continues_from_the_previous_phases_file(monkeypatch, tmp_path):
     """`main` trains gpt2-small in phases: the second starts from the first's saved file, with
-    SECOND_PHASE's learning rate and lead-ins, a third (session 29's, not adopted) from the second's
-    with its loss on layer 1's attention and only layer 1's attention trained, and only the final
-    file is left."""
+    SECOND_PHASE's learning rate and lead-ins; the third, fourth and fifth each from the one before,
+    distilling from their starting weights with layer 1's attention to the names knocked out
+    (session 31); each has its own seed, and only the final file is left."""
     from types import SimpleNamespace
 
     from micourse.standins import train as T
 
-    calls, saved = [], []
+    calls, saved, threads, strict = [], [], [1], []
 
     def fake_recipe(steps, seed, **kw):
         calls.append((steps, seed, kw))
+        strict.append((threads[-1], torch.are_deterministic_algorithms_enabled()))
         hist = SimpleNamespace(seconds=1.0, evals=[{"ioi": 1}])
         return SimpleNamespace(state_dict=dict), hist, torch.arange(3), {"data": "d", "tied": True}
 
@@ -838,33 +839,34 @@ def test_each_later_phase_continues_from_the_previous_phases_file(monkeypatch, t
     monkeypatch.setattr(T, "RECIPES", {**T.RECIPES, "gpt2-small": (fake_recipe, 5000, 1)})
     monkeypatch.setattr(T, "save_standin", fake_save)
     monkeypatch.setattr(T, "keep_freed_memory", lambda: None)
-    monkeypatch.setattr(T.torch, "set_num_threads", lambda n: None)
+    monkeypatch.setattr(T.torch, "set_num_threads", threads.append)
+    monkeypatch.setattr(T.torch, "get_num_threads", lambda: threads[-1])
     monkeypatch.setattr("micourse.standins.scorecard.record", lambda path: None)
-    assert [label for label, _ in T.LATER_PHASES] == ["second"]  # the recipe's
-    third = {
-        **T.SECOND_PHASE,
-        "share": 0.16,
-        "subject_attention": 2.0,
-        "train_only": "blocks.1.attn.",
-        "seed_offset": 8,
-    }
-    monkeypatch.setattr(T, "LATER_PHASES", (*T.LATER_PHASES, ("third", third)))
-    note = T._phase_note(third)
+    assert [label for label, _ in T.LATER_PHASES] == ["second", "third", "fourth", "fifth"]  # the recipe's
+    note = T._phase_note({**T.SECOND_PHASE, "share": 0.16, "subject_attention": 2.0, "train_only": "blocks.1.attn."})
     assert "layer 1" in note and "second phase's settings" in note and "blocks.1.attn." in note and "frozen" in note
     s2_note = T._phase_note({**T.SECOND_PHASE, "share": 0.16, "s2_attention": 2.0, "seed_offset": 3})
     assert "second mention" in s2_note and "second phase's settings" in s2_note
     out = tmp_path / "g.safetensors"
     T.main(["gpt2-small", "--gap-sentences", "0.2", "--out", str(out)])
-    (s1, seed1, kw1), (s2, seed2, kw2), (s3, seed3, kw3) = calls
-    assert (s1, seed1, kw1) == (5000, 0, {"gap_sentences": 0.2})
-    ph, ph3 = T.SECOND_PHASE, third
-    assert (s2, seed2) == (int(5000 * ph["share"]), ph["seed_offset"])
-    assert kw2["init_from"] == saved[0] and kw2["gap_sentences"] == 0.2 and kw2["lr"] == ph["lr"]
-    assert kw2["lead_ins"] == ph["lead_ins"] and kw2["average_last"] == 0 and "subject_attention" not in kw2
-    assert (s3, seed3) == (int(5000 * ph3["share"]), ph3["seed_offset"]) and seed3 != seed2
-    assert kw3["init_from"] == saved[1] and kw3["gap_sentences"] == 0.2
-    assert kw3["subject_attention"] == ph3["subject_attention"] > 0 and kw3["train_only"] == "blocks.1.attn."
-    assert saved[2] == out and out.exists() and not saved[0].exists() and not saved[1].exists()
+    assert len(calls) == 5 and len(saved) == 5
+    assert calls[0] == (5000, 0, {"gap_sentences": 0.2})
+    ph = T.SECOND_PHASE
+    phases = dict(T.LATER_PHASES)
+    for (steps, seed, kw), (label, phase), start in zip(calls[1:], T.LATER_PHASES, saved):
+        assert (steps, seed) == (int(5000 * phase["share"]), phase["seed_offset"]), label
+        assert kw["init_from"] == start and kw["gap_sentences"] == 0.2 and kw["lr"] == ph["lr"], label
+        assert kw["lead_ins"] == ph["lead_ins"] and kw["average_last"] == 0 and "subject_attention" not in kw
+    assert len({seed for _, seed, _ in calls}) == 5  # each phase its own data
+    assert "distill_knockout" not in calls[1][2]
+    for _, _, kw in calls[2:]:
+        assert kw["distill_knockout"] is True and kw["distill_keep"] == 0.5
+    assert "removed" in T._phase_note(phases["third"]) and "50% of it" in T._phase_note(phases["third"])
+    assert saved[-1] == out and out.exists() and not any(p.exists() for p in saved[:-1])
+    # the distillation phases run on two threads with deterministic algorithms, the first two on the recipe's one
+    assert strict == [(1, False), (1, False), (2, True), (2, True), (2, True)]
+    assert threads[-1] == 1 and not torch.are_deterministic_algorithms_enabled()
+    assert "on 2 threads" in T._phase_note(phases["third"])
     calls.clear()
     T.main(["gpt2-small", "--steps", "10", "--out", str(out)])  # a smoke run: no second phase (8% of 10 steps)
     assert len(calls) == 1
@@ -900,14 +902,17 @@ def test_each_later_phase_continues_from_the_previous_phases_file(monkeypatch, t
     calls.clear()
     T.main(["gpt2-small", "--gap-sentences", "0.2", "--keep-first-phase", "--out", str(out)])
     first = out.with_name(out.stem + ".first-phase.safetensors")
-    assert len(calls) == 3 and first.exists() and out.with_name(out.stem + ".second-phase.safetensors").exists()
+    assert len(calls) == 5 and first.exists()
+    assert all(
+        out.with_name(f"{out.stem}.{label}-phase.safetensors").exists() for label in ("second", "third", "fourth")
+    )
     calls.clear()
     made = {"steps": 5000, "seed": 0, "gap_sentences": 0.2, "data": "d", "tied": True, "train_seconds": 7.0}
     made["kernels"] = T.kernels.describe()
     monkeypatch.setattr("micourse.standins.weights.read_metadata", lambda path: ({}, dict(made)))
     T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])
-    assert len(calls) == 2 and calls[0][2]["init_from"] == first and first.exists()
-    # a file after the second phase (the committed weights): only the third runs, from it
+    assert len(calls) == 4 and calls[0][2]["init_from"] == first and first.exists()
+    # a file after the second phase (session 30's committed weights): the third, fourth and fifth run, from it
     calls.clear()
     second = {
         "steps": int(5000 * ph["share"]),
@@ -916,19 +921,28 @@ def test_each_later_phase_continues_from_the_previous_phases_file(monkeypatch, t
     }
     made["second_phase"] = second
     T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])
-    assert len(calls) == 1 and calls[0][1] == ph3["seed_offset"] and calls[0][2]["train_only"] == "blocks.1.attn."
+    assert len(calls) == 3 and calls[0][1] == phases["third"]["seed_offset"] and calls[0][2]["distill_knockout"]
+    assert calls[0][2]["init_from"] == first and calls[1][2]["init_from"] == out.with_name(
+        out.stem + ".third-phase.safetensors"
+    )
     made["second_phase"] = {**second, "lr": 1.0}  # a second phase of other settings
     with pytest.raises(ValueError, match="second phase is not this command's"):
         T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])
     made["second_phase"] = second
-    made["third_phase"] = {"steps": int(5000 * ph3["share"]), "seed": ph3["seed_offset"]}
-    made["third_phase"].update(T._phase_options({"gap_sentences": 0.2}, ph3))
+    for label in ("third", "fourth", "fifth"):
+        made[f"{label}_phase"] = {"steps": int(5000 * phases[label]["share"]), "seed": phases[label]["seed_offset"]}
+        made[f"{label}_phase"].update(T._phase_threads(phases[label]))
+        made[f"{label}_phase"].update(T._phase_options({"gap_sentences": 0.2}, phases[label]))
     with pytest.raises(ValueError, match="no phase left"):  # the whole recipe's output
         T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])
+    calls.clear()
+    del made["fifth_phase"]  # after the fourth: only the fifth runs
+    T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])
+    assert len(calls) == 1 and calls[0][1] == phases["fifth"]["seed_offset"]
     del made["second_phase"]
     with pytest.raises(ValueError, match="out of order"):
         T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])
-    del made["third_phase"]
+    del made["third_phase"], made["fourth_phase"]
     for other in ([], ["--gap-sentences", "0.3"], ["--gap-sentences", "0.2", "--seed", "1"]):
         with pytest.raises(ValueError, match="not this command's first phase"):
             T.main(["gpt2-small", *other, "--first-phase", str(first), "--out", str(out)])

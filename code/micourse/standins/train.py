@@ -7,7 +7,10 @@ and an AVX2 one train other weights). The committed weights came from AMD CPUs; 
 differently on Intel ones, which train other weights of the same recipe. With two threads it runs about twice as fast,
 but PyTorch's multi-threaded CPU kernels are not bit-reproducible: two such runs of
 gpt2-small drifted apart by ~1e-6 within 400 steps and ended with held-out losses 4.383 and
-4.384; both met every bar the tests hold the stand-in to. Prints metrics as it goes and writes
+4.384; both met every bar the tests hold the stand-in to. The gpt2-small recipe's distillation
+phases (`DISTILL_PHASE`) do run on two threads, with `torch.use_deterministic_algorithms`: with it,
+two 2-thread runs gave the same bits (session 31), and without the second thread the whole command
+would take more than two hours on a 2-core machine. Prints metrics as it goes and writes
 code/micourse/weights/NAME.safetensors (unless --out is given) with the metrics in its metadata;
 for gpt2-small also the held-out scorecard (`micourse.standins.scorecard`) of the saved weights.
 
@@ -22,6 +25,7 @@ speed on each machine: docs/standin-training-log.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import inspect
 import json
@@ -477,9 +481,13 @@ class KnockoutDistillLoss(WeightedTiedLoss):
             return pattern / pattern.sum(-1, keepdim=True)
 
         with torch.no_grad(), self.teacher.hooks(fwd_hooks=[(f"blocks.{self.layer}.attn.hook_pattern", knock)]):
-            target = self.logits(self.teacher, tokens)[:, :-1].log_softmax(-1)
-        logp = self.logits(model, tokens)[:, :-1].log_softmax(-1)
-        kl = (target.exp() * (target - logp)).sum(-1).flatten()
+            target = self.logits(self.teacher, tokens)[:, :-1].log_softmax(-1).flatten(0, 1)
+            probs = target.exp()
+            entropy = -(probs * target).sum(-1)
+        # KL = cross-entropy against the teacher's probabilities - the teacher's entropy: the fused
+        # cross-entropy is a fifth faster than spelling the divergence out over ~15k tokens.
+        logits = self.logits(model, tokens)[:, :-1].flatten(0, 1)
+        kl = F.cross_entropy(logits, probs, reduction="none") - entropy
         w = weights[:, 1:].flatten()
         return (kl * w).sum() / w.sum()
 
@@ -852,12 +860,13 @@ def _shaping_note(opts: dict) -> str:
 def _phase_note(ph: dict) -> str:
     shaping = (*ATTENTION_TERMS, "train_only", "distill_knockout", "distill_keep")
     if any(ph.get(k) for k in shaping):
-        skip = (*shaping, "seed_offset", "share")
+        skip = (*shaping, "seed_offset", "share", "threads")
         rest = {k: v for k, v in ph.items() if k not in skip}
         same = rest == {k: v for k, v in SECOND_PHASE.items() if k not in skip}
         note = "the second phase's settings on new draws of its data" if same else _phase_note(rest)
         terms, frozen = _shaping_clauses(ph)
-        return note + "".join(f", and {t}" for t in terms) + (f"; {frozen}" if frozen else "")
+        threads = f" (on {ph['threads']} threads)" if "threads" in ph else ""
+        return note + "".join(f", and {t}" for t in terms) + (f"; {frozen}" if frozen else "") + threads
     note = f"a fresh optimizer, learning rate {ph['lr']:g}; {_lead_note(ph['lead_ins'])}"
     if ph.get("repeat_rows", MIX[0]) != MIX[0]:
         mix = batch_mix(ph["repeat_rows"])
@@ -923,9 +932,24 @@ SECOND_PHASE = {
 # run with layer 1's attention to the names knocked out (`distill_knockout`, `KnockoutDistillLoss`):
 # blind 0.76 -> 0.835 with the rest kept (teacher: S2 removed, half of S1 and the IO kept), and two
 # more such rounds, each from the last one's student knocked out, 0.88 and 0.900 (the IO's top-1 rate
-# 0.32 -> 0.09). Not adopted yet: the candidates are on the branch candidates/s30-distill
+# 0.32 -> 0.09). Session 31 adopted those three rounds as the third, fourth and fifth phases
 # (docs/standin-training-log.md).
-LATER_PHASES: tuple[tuple[str, dict], ...] = (("second", SECOND_PHASE),)
+# They run on two threads (deterministic algorithms on): on one, the whole command would take more
+# than two hours on this course's 2-core machine.
+DISTILL_PHASE = {
+    **SECOND_PHASE,
+    "share": 0.16,
+    "seed_offset": 8,
+    "distill_knockout": True,
+    "distill_keep": 0.5,
+    "threads": 2,
+}
+LATER_PHASES: tuple[tuple[str, dict], ...] = (
+    ("second", SECOND_PHASE),
+    ("third", DISTILL_PHASE),
+    ("fourth", {**DISTILL_PHASE, "seed_offset": 9}),
+    ("fifth", {**DISTILL_PHASE, "seed_offset": 10}),
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -1115,7 +1139,8 @@ def main(argv: list[str] | None = None) -> None:
     _, _, default_threads = RECIPES[args.name]
     threads = args.threads or default_threads
     # One thread keeps CPU kernels in a fixed order, so the weights are reproducible bit for bit.
-    # (torch.use_deterministic_algorithms made a step 80x slower here.)
+    # (torch.use_deterministic_algorithms made a step 80x slower in an early session; session 31
+    # measured no difference in the distillation phases, which use it on two threads: `_threads`.)
     torch.set_num_threads(threads)
     keep_freed_memory()  # faster steps with glibc; the same arithmetic
     if note := kernels.warning():
@@ -1170,7 +1195,12 @@ def _first_phase_meta(path: Path, later: list, want: dict) -> tuple[dict, int]:
     for label, ph, n in later:
         if f"{label}_phase" not in meta:
             break
-        expected = {"steps": n, "seed": want["seed"] + ph["seed_offset"], **_phase_options(want, ph)}
+        expected = {
+            "steps": n,
+            "seed": want["seed"] + ph["seed_offset"],
+            **_phase_threads(ph),
+            **_phase_options(want, ph),
+        }
         if meta[f"{label}_phase"] != expected:
             raise ValueError(f"{path}'s {label} phase is not this command's: {meta[f'{label}_phase']}, not {expected}")
         done += 1
@@ -1184,9 +1214,32 @@ def _first_phase_meta(path: Path, later: list, want: dict) -> tuple[dict, int]:
 
 
 def _phase_options(options: dict, ph: dict) -> dict:
-    """A later phase's options: the command's, overridden by the phase's."""
-    drop = ("share", "seed_offset", "steps", "seed")
+    """A later phase's options: the command's, overridden by the phase's (its threads are `main`'s)."""
+    drop = ("share", "seed_offset", "steps", "seed", "threads")
     return {**{k: v for k, v in options.items() if k not in drop}, **{k: v for k, v in ph.items() if k not in drop}}
+
+
+def _phase_threads(ph: dict) -> dict:
+    """{"threads": n} for a phase that runs on its own number of threads, else {}."""
+    return {"threads": ph["threads"]} if "threads" in ph else {}
+
+
+@contextlib.contextmanager
+def _threads(ph: dict):
+    """Run a phase on its own number of threads, if it names one, with PyTorch's deterministic
+    algorithms: with them two 2-thread runs give the same bits (without, they drifted apart), at the
+    same speed on this CPU, and a distillation step is about a third faster than on one thread."""
+    if "threads" not in ph:
+        yield
+        return
+    before, strict = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(ph["threads"])
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        torch.use_deterministic_algorithms(strict)
 
 
 def _phase_file(out: Path, label: str) -> Path:
@@ -1205,8 +1258,8 @@ def run_recipe(
 ) -> dict:
     """Train the stand-in `name` by its recipe and save it to `out`: the documented command's work,
     callable from Python (the caller sets torch's threads). gpt2-small trains in phases: each of
-    `LATER_PHASES` (today the second, `SECOND_PHASE`; off with `second_phase=False` and in runs too
-    short for them) starts from the previous phase's saved file (`OUT.first-phase.safetensors`, ...,
+    `LATER_PHASES` (the second, `SECOND_PHASE`, then three distillation rounds, `DISTILL_PHASE`; off
+    with `second_phase=False` and in runs too short for them) starts from the previous phase's saved file (`OUT.first-phase.safetensors`, ...,
     deleted at the end unless `keep_first_phase`); the output carries its held-out scorecard. Returns the saved metadata.
 
     `first_phase`: a file saved by this command with the same steps, seed and options, after its
@@ -1247,9 +1300,10 @@ def run_recipe(
             continue
         dest = out if i == len(later) - 1 else _phase_file(out, label)
         opts = _phase_options(options, ph)
-        model, hist, seen, _ = recipe(n, seed + ph["seed_offset"], init_from=start, **opts)
+        with _threads(ph):
+            model, hist, seen, _ = recipe(n, seed + ph["seed_offset"], init_from=start, **opts)
         meta["data"] += f". Then a {label} phase of {n} steps from those weights: {_phase_note(ph)}"
-        meta[f"{label}_phase"] = {"steps": n, "seed": seed + ph["seed_offset"], **opts}
+        meta[f"{label}_phase"] = {"steps": n, "seed": seed + ph["seed_offset"], **_phase_threads(ph), **opts}
         seconds += hist.seconds
         meta["train_seconds"] = round(seconds, 1)
         meta["final_eval"] = hist.evals[-1] if hist.evals else {}
