@@ -931,7 +931,7 @@ def test_each_later_phase_continues_from_the_previous_phases_file(monkeypatch, t
     made["second_phase"] = second
     for label in ("third", "fourth", "fifth"):
         made[f"{label}_phase"] = {"steps": int(5000 * phases[label]["share"]), "seed": phases[label]["seed_offset"]}
-        made[f"{label}_phase"].update(T._phase_threads(phases[label]))
+        made[f"{label}_phase"]["threads"] = phases[label]["threads"]
         made[f"{label}_phase"].update(T._phase_options({"gap_sentences": 0.2}, phases[label]))
     with pytest.raises(ValueError, match="no phase left"):  # the whole recipe's output
         T.main(["gpt2-small", "--gap-sentences", "0.2", "--first-phase", str(first), "--out", str(out)])

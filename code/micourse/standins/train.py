@@ -1195,12 +1195,7 @@ def _first_phase_meta(path: Path, later: list, want: dict) -> tuple[dict, int]:
     for label, ph, n in later:
         if f"{label}_phase" not in meta:
             break
-        expected = {
-            "steps": n,
-            "seed": want["seed"] + ph["seed_offset"],
-            **_phase_threads(ph),
-            **_phase_options(want, ph),
-        }
+        expected = _phase_record(want, ph, n, want["seed"])
         if meta[f"{label}_phase"] != expected:
             raise ValueError(f"{path}'s {label} phase is not this command's: {meta[f'{label}_phase']}, not {expected}")
         done += 1
@@ -1219,9 +1214,11 @@ def _phase_options(options: dict, ph: dict) -> dict:
     return {**{k: v for k, v in options.items() if k not in drop}, **{k: v for k, v in ph.items() if k not in drop}}
 
 
-def _phase_threads(ph: dict) -> dict:
-    """{"threads": n} for a phase that runs on its own number of threads, else {}."""
-    return {"threads": ph["threads"]} if "threads" in ph else {}
+def _phase_record(options: dict, ph: dict, steps: int, seed: int) -> dict:
+    """What a later phase's metadata records (`{label}_phase`), and `--first-phase` checks: its
+    steps, seed, threads (if it names its own) and options."""
+    threads = {"threads": ph["threads"]} if "threads" in ph else {}
+    return {"steps": steps, "seed": seed + ph["seed_offset"], **threads, **_phase_options(options, ph)}
 
 
 @contextlib.contextmanager
@@ -1303,7 +1300,7 @@ def run_recipe(
         with _threads(ph):
             model, hist, seen, _ = recipe(n, seed + ph["seed_offset"], init_from=start, **opts)
         meta["data"] += f". Then a {label} phase of {n} steps from those weights: {_phase_note(ph)}"
-        meta[f"{label}_phase"] = {"steps": n, "seed": seed + ph["seed_offset"], **_phase_threads(ph), **opts}
+        meta[f"{label}_phase"] = _phase_record(options, ph, n, seed)
         seconds += hist.seconds
         meta["train_seconds"] = round(seconds, 1)
         meta["final_eval"] = hist.evals[-1] if hist.evals else {}
