@@ -11,42 +11,22 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from micourse.interp import tokens
 from micourse.standins import synthetic
 
 
-def known_tokens(model, low: int = 1000, high: int = 50000) -> Int[Tensor, " n"] | None:
-    """Ids in [low, high) whose embedding is not zero, or None if all are (any pretrained model).
-
-    A stand-in has embedded only the tokens it was trained on and keeps the rest at zero; random
-    tokens for an induction test must be ones the model has seen, or the test says nothing.
-    """
-    high = min(high, model.cfg.d_vocab)
-    norms = model.W_E[low:high].norm(dim=-1)
-    if bool((norms > 0).all()):
-        return None
-    return torch.nonzero(norms > 0)[:, 0] + low
+# The one source of repeated random tokens for a model (pages, recipes and the scorecard).
+known_tokens = tokens.known_tokens
 
 
 def repeated_random_tokens(
     batch: int, seq_len: int, seed: int = 0, low: int = 1000, high: int = 50000, bos: int = 50256, model=None
 ) -> Int[Tensor, "batch 1+2*seq_len"]:
-    """BOS, then `seq_len` random tokens, then the same tokens again: the induction-head test input.
-
-    Given a `model`, its vocabulary size and BOS token are used (the real attn-only-2l has its own
-    tokenizer), and the tokens are drawn from those it knows (see `known_tokens`).
-    """
-    pool = None
-    if model is not None:
-        high = min(high, model.cfg.d_vocab)
-        if getattr(model, "tokenizer", None) is not None and model.tokenizer.bos_token_id is not None:
-            bos = model.tokenizer.bos_token_id
-        pool = known_tokens(model, low, high)
-    g = torch.Generator().manual_seed(seed)
-    if pool is None:
-        half = torch.randint(low, high, (batch, seq_len), generator=g)
-    else:
-        half = pool[torch.randint(0, len(pool), (batch, seq_len), generator=g)]
-    return torch.cat([torch.full((batch, 1), bos), half, half], dim=1)
+    """`micourse.interp.tokens.repeated_tokens_for` (kept under this name for the scorecard and tests)."""
+    if model is None:
+        g = torch.Generator().manual_seed(seed)
+        return tokens.repeated_tokens(bos, seq_len, batch, low, high, g)
+    return tokens.repeated_tokens_for(model, batch, seq_len, seed=seed, low=low, high=high)
 
 
 @torch.no_grad()
