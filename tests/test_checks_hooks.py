@@ -19,29 +19,57 @@ def rejects(check, fn, *fragments):
         assert fragment in str(info.value), str(info.value)
 
 
-def good_store(pattern, hook, store, seq_len):
-    store[hook.layer()] = detectors.induction_score(pattern, seq_len)
+def test_induction_scores_by_hook():
+    from micourse.interp.findings import induction_scores_by_hook
 
+    chk.check_induction_scores_by_hook(induction_scores_by_hook)
 
-def test_store_induction_score():
-    chk.check_store_induction_score(good_store)
+    def scores_with(read):
+        def fn(model, tokens):
+            seq_len = (tokens.shape[1] - 1) // 2
+            store = torch.zeros(model.cfg.n_layers, model.cfg.n_heads)
 
-    def rebinds(pattern, hook, store, seq_len):
-        store = detectors.induction_score(pattern, seq_len)  # noqa: F841  (the mistake: rebinding the name)
+            def hook(act, hook):
+                store[hook.layer()] = read(act, seq_len)
 
-    def fixed_layer(pattern, hook, store, seq_len):
-        store[0] = detectors.induction_score(pattern, seq_len)
+            model.run_with_hooks(tokens, fwd_hooks=[(lambda n: n.endswith("hook_pattern"), hook)])
+            return store
 
-    def wrong_offset(pattern, hook, store, seq_len):
-        store[hook.layer()] = pattern.diagonal(-seq_len, dim1=-2, dim2=-1)[..., 1:].mean((0, -1))
+        return fn
 
-    def keeps_first(pattern, hook, store, seq_len):
-        store[hook.layer()] = pattern.diagonal(-(seq_len - 1), dim1=-2, dim2=-1).mean((0, -1))
+    def on_scores(model, tokens):
+        seq_len = (tokens.shape[1] - 1) // 2
+        store = torch.zeros(model.cfg.n_layers, model.cfg.n_heads)
 
-    rejects(chk.check_store_induction_score, rebinds, "wrote nothing")
-    rejects(chk.check_store_induction_score, fixed_layer, "never written")
-    rejects(chk.check_store_induction_score, wrong_offset, "-(seq_len - 1)")
-    rejects(chk.check_store_induction_score, keeps_first, "queries of the repeat")
+        def hook(act, hook):
+            store[hook.layer()] = detectors.induction_score(act, seq_len)
+
+        model.run_with_hooks(tokens, fwd_hooks=[(lambda n: n.endswith("hook_attn_scores"), hook)])
+        return store
+
+    def leaves_hooks(model, tokens):
+        model.add_hook(lambda n: n.endswith("hook_pattern"), lambda act, hook: None)
+        return induction_scores_by_hook(model, tokens)
+
+    def first_layer_only(model, tokens):
+        out = induction_scores_by_hook(model, tokens)
+        out[1:] = 0
+        return out
+
+    rejects(chk.check_induction_scores_by_hook, on_scores, "hook_attn_scores")
+    rejects(
+        chk.check_induction_scores_by_hook,
+        scores_with(lambda p, n: p.diagonal(-n, dim1=-2, dim2=-1)[..., 1:].mean((0, -1))),
+        "-(seq_len - 1)",
+    )
+    rejects(
+        chk.check_induction_scores_by_hook,
+        scores_with(lambda p, n: p.diagonal(-(n - 1), dim1=-2, dim2=-1).mean((0, -1))),
+        "queries of the repeat",
+    )
+    rejects(chk.check_induction_scores_by_hook, lambda m, t: induction_scores_by_hook(m, t).T, "(head, layer)")
+    rejects(chk.check_induction_scores_by_hook, leaves_hooks, "Hooks were left")
+    rejects(chk.check_induction_scores_by_hook, first_layer_only, "all zero")
 
 
 def test_apply_final_ln():
@@ -121,3 +149,41 @@ def test_ablation_loss_increase():
     rejects(chk.check_ablation_loss_increase, leaves_hooks, "Hooks were left")
     rejects(chk.check_ablation_loss_increase, cumulative, "differ")
     rejects(chk.check_ablation_loss_increase, lambda m, t, a: -abl.ablation_loss_increase(m, t, a), "sign")
+
+
+def test_repeat_attribution():
+    from micourse.interp.findings import repeat_attribution
+
+    chk.check_repeat_attribution(repeat_attribution)
+    rejects(chk.check_repeat_attribution, lambda a, n: a[:, :, n:].mean((1, 2)), "column seq_len")
+    rejects(chk.check_repeat_attribution, lambda a, n: a[:, :, :n].mean((1, 2)), "FIRST copy")
+    rejects(chk.check_repeat_attribution, lambda a, n: a.mean((1, 2)), "every prediction")
+    rejects(chk.check_repeat_attribution, lambda a, n: a[:, :, n + 1 :].sum((1, 2)), "summed")
+
+
+def test_loss_increase_ablating():
+    from micourse.interp.findings import loss_increase_ablating
+
+    chk.check_loss_increase_ablating(loss_increase_ablating)
+
+    def hooks_for(heads, ablate):
+        return [(f"blocks.{l}.attn.hook_z", partial(ablate, head=h)) for l, h in heads]
+
+    def one_at_a_time(model, tokens, heads, ablate):
+        clean = abl.loss(model, tokens)
+        return sum(abl.loss(model, tokens, hooks_for([lh], ablate)) - clean for lh in heads)
+
+    def dict_of_hooks(model, tokens, heads, ablate):
+        by_name = dict(hooks_for(heads, ablate))
+        return abl.loss(model, tokens, list(by_name.items())) - abl.loss(model, tokens)
+
+    def no_clean(model, tokens, heads, ablate):
+        return abl.loss(model, tokens, hooks_for(heads, ablate))
+
+    def first_only(model, tokens, heads, ablate):
+        return abl.loss(model, tokens, hooks_for(heads[:1], ablate)) - abl.loss(model, tokens)
+
+    rejects(chk.check_loss_increase_ablating, one_at_a_time, "one at a time")
+    rejects(chk.check_loss_increase_ablating, dict_of_hooks, "one head per layer")
+    rejects(chk.check_loss_increase_ablating, no_clean, "subtract the clean loss")
+    rejects(chk.check_loss_increase_ablating, first_only, "first head")

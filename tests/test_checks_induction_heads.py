@@ -110,3 +110,44 @@ def test_induction_score():
     rejects(
         chk.check_induction_score, lambda p, n: p.diagonal(-(n - 1), dim1=-1, dim2=-2)[..., 1:].mean((0, -1)), "differ"
     )
+
+
+def test_duplicate_token_score():
+    from micourse.interp.findings import duplicate_token_score
+
+    chk.check_duplicate_token_score(duplicate_token_score)
+    rejects(chk.check_duplicate_token_score, ref.induction_score, "AFTER the earlier copy")
+    rejects(
+        chk.check_duplicate_token_score, lambda p, n: p.diagonal(-n, dim1=-2, dim2=-1).mean((0, -1)), "query seq_len"
+    )
+    rejects(
+        chk.check_duplicate_token_score,
+        lambda p, n: p.diagonal(-(n + 1), dim1=-2, dim2=-1)[..., -n:].mean((0, -1)),
+        "BEFORE",
+    )
+    rejects(chk.check_duplicate_token_score, lambda p, n: p.diagonal(-n, dim1=-2, dim2=-1)[..., -n:].mean(-1), "batch")
+
+
+def test_uniform_induction_baseline():
+    from micourse.interp.findings import uniform_induction_baseline
+
+    chk.check_uniform_induction_baseline(uniform_induction_baseline)
+    chk.check_uniform_induction_baseline(
+        lambda n: sum(1 / (q + 1) for q in range(n + 1, 2 * n + 1)) / n
+    )  # a plain float is fine
+    rejects(chk.check_uniform_induction_baseline, lambda n: 1 / (2 * n + 1), "whole sequence")
+    rejects(
+        chk.check_uniform_induction_baseline,
+        lambda n: sum(1 / q for q in range(n + 1, 2 * n + 1)) / n,
+        "off by one",
+    )
+    rejects(
+        chk.check_uniform_induction_baseline,
+        lambda n: sum(1 / (q + 1) for q in range(n, 2 * n)) / n,
+        "off by one",
+    )
+    rejects(
+        chk.check_uniform_induction_baseline,
+        lambda n: sum(1 / (q + 1) for q in range(0, 2 * n + 1)) / (2 * n + 1),
+        "every query",
+    )

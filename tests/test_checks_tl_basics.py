@@ -80,3 +80,19 @@ def test_logit_lens():
     rejects(chk.check_logit_lens, lambda s, m: (m.ln_final(s) @ m.W_U).argmax(-1), "b_U")
     rejects(chk.check_logit_lens, lambda s, m: m.unembed(m.ln_final(s)), "token ids")
     rejects(chk.check_logit_lens, lambda s, m: m.unembed(m.ln_final(s)).argmax(-2), "positions")
+
+
+def test_z_from_pattern():
+    from micourse.interp.findings import z_from_pattern
+
+    chk.check_z_from_pattern(z_from_pattern)
+    rejects(chk.check_z_from_pattern, lambda p, v: einops.einsum(p, v, "b h q k, b q h d -> b k h d"), "QUERY axis")
+    rejects(
+        chk.check_z_from_pattern, lambda p, v: einops.einsum(p, v, "b h q k, b k h d -> b h q d"), "(batch, pos, head"
+    )
+    rejects(chk.check_z_from_pattern, lambda p, v: einops.einsum(p, v, "b h q k, b k h d -> b q d"), "summed the heads")
+    rejects(
+        chk.check_z_from_pattern,
+        lambda p, v: einops.einsum((p > 0).float() / (p > 0).sum(-1, keepdim=True), v, "b h q k, b k h d -> b q h d"),
+        "evenly",
+    )

@@ -7,11 +7,12 @@ from functools import partial
 
 import torch
 
-from micourse.checks._interp_common import call, compare, one_thread
+from micourse.checks._interp_common import as_tensor, call, compare, one_thread
 from micourse.checks.core import CheckFailure, passed
 from micourse.interp import ablation as ref_ablation
 from micourse.interp import attribution as ref_attr
 from micourse.interp import detectors
+from micourse.interp import findings as ref_findings
 from micourse.interp.tokens import repeated_tokens
 from micourse.interp.toy import tiny_model, tiny_tokens
 
@@ -20,58 +21,67 @@ def _is_pattern(name: str) -> bool:
     return name.endswith("hook_pattern")
 
 
+def _left_hooks(model) -> bool:
+    if any(h.fwd_hooks or h.bwd_hooks for h in model.hook_dict.values()):
+        model.reset_hooks()
+        return True
+    return False
+
+
 @one_thread
-def check_store_induction_score(fn: Callable) -> None:
-    """`fn(pattern, hook, store, seq_len)` writes layer `hook.layer()`'s induction scores into `store`."""
+def check_induction_scores_by_hook(fn: Callable) -> None:
+    """`fn(model, tokens)` -> `(layer, head)` induction scores on repeated `tokens`, computed by hooks."""
     model = tiny_model(seed=1, n_layers=3)
-    seq_len = 6
-    tokens = repeated_tokens(0, seq_len, 3, 1, model.cfg.d_vocab, torch.Generator().manual_seed(0))
-    _, cache = model.run_with_cache(tokens, names_filter=_is_pattern)
-    expected = torch.stack([detectors.induction_score(cache["pattern", l], seq_len) for l in range(3)])
-    store = torch.full((3, model.cfg.n_heads), float("nan"))
-    with torch.no_grad():
-        try:
-            model.run_with_hooks(tokens, fwd_hooks=[(_is_pattern, partial(fn, store=store, seq_len=seq_len))])
-        except NotImplementedError:
-            raise
-        except Exception as err:
-            raise CheckFailure(f"Running your hook raised {type(err).__name__}: {err}") from err
-    if torch.isnan(store).all():
-        raise CheckFailure(
-            "Your hook wrote nothing into `store`: assign in place, e.g. store[hook.layer()] = scores "
-            "(rebinding the name `store` inside the function does not change the caller's tensor)."
-        )
-    if torch.isnan(store).any():
-        rows = [l for l in range(3) if torch.isnan(store[l]).any()]
-        raise CheckFailure(
-            f"Layers {rows} of `store` were never written: the hook runs once per layer; index store by hook.layer()."
-        )
-    for l in range(3):
-        if l > 0 and torch.allclose(store[l], expected[0]) and not torch.allclose(expected[l], expected[0]):
-            raise CheckFailure(
-                "Every layer's row holds layer 0's scores: index `store` by hook.layer(), not a fixed layer."
-            )
-    compare(
-        store,
-        expected,
-        what="the scores your hook stored (layer, head)",
-        mistakes=[
-            (
-                lambda: torch.stack(
-                    [cache["pattern", l].diagonal(-seq_len, dim1=-2, dim2=-1)[..., 1:].mean((0, -1)) for l in range(3)]
+    for seq_len, seed in [(6, 0), (4, 1)]:
+        tokens = repeated_tokens(0, seq_len, 3, 1, model.cfg.d_vocab, torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            out = call(fn, "induction_scores_by_hook", model, tokens.clone())
+            if _left_hooks(model):
+                raise CheckFailure(
+                    "Hooks were left on the model after your function: use model.run_with_hooks (it removes them) rather than add_hook."
+                )
+            _, cache = model.run_with_cache(tokens)
+        expected = ref_findings.induction_scores_by_hook(model, tokens)
+        layers = range(model.cfg.n_layers)
+        if isinstance(out, torch.Tensor) and out.shape == expected.shape:
+            if (out == 0).all(dim=-1).any():
+                rows = [l for l in layers if bool((out[l] == 0).all())]
+                raise CheckFailure(
+                    f"Rows {rows} of your scores are all zero: the hook runs once per layer and should fill row hook.layer() each time."
+                )
+        compare(
+            out,
+            expected,
+            what=f"induction_scores_by_hook on repeated tokens with seq_len {seq_len}",
+            mistakes=[
+                (
+                    lambda: torch.stack([detectors.induction_score(cache["attn_scores", l], seq_len) for l in layers]),
+                    "you hooked hook_attn_scores (before the softmax); the induction score reads the pattern, hook_pattern.",
                 ),
-                "offset -seq_len measures attention to the earlier copy of the same token; induction looks one further: -(seq_len - 1).",
-            ),
-            (
-                lambda: torch.stack(
-                    [cache["pattern", l].diagonal(-(seq_len - 1), dim1=-2, dim2=-1).mean((0, -1)) for l in range(3)]
+                (
+                    lambda: torch.stack(
+                        [
+                            cache["pattern", l].diagonal(-seq_len, dim1=-2, dim2=-1)[..., 1:].mean((0, -1))
+                            for l in layers
+                        ]
+                    ),
+                    "offset -seq_len measures attention to the earlier copy of the same token; induction looks one further: -(seq_len - 1).",
                 ),
-                "count only the queries of the repeat (the last seq_len entries of the diagonal), as on the previous page.",
-            ),
-        ],
-        hint="Inside the hook: store[hook.layer()] = induction score of `pattern` (batch, head, query, key) for this seq_len.",
-    )
-    passed("store_induction_score")
+                (
+                    lambda: torch.stack(
+                        [cache["pattern", l].diagonal(-(seq_len - 1), dim1=-2, dim2=-1).mean((0, -1)) for l in layers]
+                    ),
+                    "count only the queries of the repeat (the last seq_len entries of the diagonal), as on the previous page.",
+                ),
+                (lambda: expected.T, "your table is (head, layer); make it (layer, head)."),
+                (
+                    lambda: expected[-1:].expand_as(expected),
+                    "every row holds the last layer's scores: write into row hook.layer() of a tensor made outside the hook.",
+                ),
+            ],
+            hint="seq_len = (tokens.shape[1] - 1) // 2; make store = torch.zeros(n_layers, n_heads); a hook on names ending in hook_pattern writes store[hook.layer()]; run_with_hooks; return store.",
+        )
+    passed("induction_scores_by_hook")
 
 
 def _apply_ln_reference(components: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -257,3 +267,90 @@ def check_ablation_loss_increase(fn: Callable) -> None:
             hint="For each (layer, head): run_with_hooks with (f'blocks.{layer}.attn.hook_z', partial(ablate, head=head)), compute the mean next-token loss, subtract the clean loss.",
         )
     passed("ablation_loss_increase")
+
+
+@one_thread
+def check_repeat_attribution(fn: Callable) -> None:
+    """`fn(attr, seq_len)` -> `(component,)`: mean direct contribution over the predictions copying can make."""
+    g = torch.Generator().manual_seed(3)
+    for c, b, seq_len in [(5, 2, 6), (3, 3, 4)]:
+        attr = torch.randn(c, b, 2 * seq_len, generator=g) + torch.arange(2 * seq_len) * 0.3  # later columns differ
+        out = call(fn, "repeat_attribution", attr.clone(), seq_len)
+        compare(
+            out,
+            ref_findings.repeat_attribution(attr, seq_len),
+            what=f"repeat_attribution (attr {tuple(attr.shape)}, seq_len {seq_len})",
+            mistakes=[
+                (
+                    lambda: attr[:, :, seq_len:].mean((1, 2)),
+                    "you kept column seq_len: it predicts the first token of the repeat from the last token of the first copy, which has no earlier copy. Nothing can be copied there; start at seq_len + 1.",
+                ),
+                (
+                    lambda: attr[:, :, :seq_len].mean((1, 2)),
+                    "those columns predict the FIRST copy, where there is nothing to copy from.",
+                ),
+                (lambda: attr.mean((1, 2)), "you averaged over every prediction; keep only those copying can make."),
+                (
+                    lambda: attr[:, :, seq_len + 2 :].mean((1, 2)),
+                    "you skipped one prediction too many: from column seq_len + 1 on, the current token has an earlier copy.",
+                ),
+                (lambda: attr[:, :, seq_len + 1 :].sum((1, 2)), "you summed; take the mean over batch and positions."),
+            ],
+            hint="Column p predicts token p + 1 from the token at p. Tokens seq_len + 1 .. 2 * seq_len are repeats, each with an earlier copy: attr[:, :, seq_len + 1:], averaged over batch and positions.",
+        )
+    passed("repeat_attribution")
+
+
+@one_thread
+def check_loss_increase_ablating(fn: Callable) -> None:
+    """`fn(model, tokens, heads, ablate)` -> the loss with all `heads` ablated together, minus the clean loss."""
+    model = tiny_model(seed=2)
+    tokens = tiny_tokens(batch=4, pos=10, d_vocab=model.cfg.d_vocab, seed=1)
+    clean = ref_ablation.loss(model, tokens)
+    for heads, ablate in [
+        ([(0, 1), (1, 2)], ref_ablation.mean_ablate_head),
+        ([(1, 0), (1, 2)], ref_ablation.mean_ablate_head),
+        ([(0, 0), (0, 2), (1, 1)], ref_ablation.zero_ablate_head),
+    ]:
+        out = call(fn, "loss_increase_ablating", model, tokens, list(heads), ablate)
+        if _left_hooks(model):
+            raise CheckFailure(
+                "Hooks were left on the model after your function: use model.run_with_hooks (it removes them) rather than add_hook."
+            )
+        out = as_tensor(out, "loss_increase_ablating's output").double().reshape(-1)
+        if out.numel() != 1:
+            raise CheckFailure(f"loss_increase_ablating should return one number, got shape {tuple(out.shape)}.")
+
+        def ablated(hs):
+            return ref_ablation.loss(
+                model, tokens, [(f"blocks.{l}.attn.hook_z", partial(ablate, head=h)) for l, h in hs]
+            )
+
+        last_per_layer = list({l: (l, h) for l, h in heads}.values())
+        singles = sum(ablated([lh]) - clean for lh in heads)
+        compare(
+            out[0],
+            torch.tensor(ablated(heads) - clean, dtype=torch.float64),
+            what=f"loss_increase_ablating(heads={heads}, ablate={ablate.__name__})",
+            atol=1e-4,
+            mistakes=[
+                (
+                    torch.tensor(ablated(heads), dtype=torch.float64),
+                    "you returned the ablated loss itself; subtract the clean loss.",
+                ),
+                (
+                    torch.tensor(singles, dtype=torch.float64),
+                    "you ablated the heads one at a time and added up the increases; ablate them all in ONE run (one hook per head in the same fwd_hooks list): heads that back each other up only show their worth together.",
+                ),
+                (
+                    torch.tensor(ablated(heads[:1]) - clean, dtype=torch.float64),
+                    "only the first head was ablated: add one hook per head.",
+                ),
+                (
+                    torch.tensor(ablated(last_per_layer) - clean, dtype=torch.float64),
+                    "only one head per layer was ablated (a dict keyed by hook name keeps the last): pass a list with one (name, hook) pair per head.",
+                ),
+            ],
+            hint="fwd_hooks = [(f'blocks.{layer}.attn.hook_z', partial(ablate, head=head)) for layer, head in heads]; one run_with_hooks with all of them, then subtract the clean loss.",
+        )
+    passed("loss_increase_ablating")

@@ -9,6 +9,7 @@ import torch
 from micourse.checks._interp_common import as_tensor, call, compare, one_thread
 from micourse.checks.core import CheckFailure, passed
 from micourse.interp import detectors as ref
+from micourse.interp import findings as ref_findings
 
 
 def random_pattern(batch: int, heads: int, n: int, seed: int) -> torch.Tensor:
@@ -257,3 +258,78 @@ def check_induction_score(fn: Callable) -> None:
             hint="pattern.diagonal(offset=-(seq_len - 1), dim1=-2, dim2=-1) holds pattern[..., q, q - seq_len + 1] for q = seq_len - 1 .. 2 * seq_len; keep the last seq_len entries (the repeat) and average.",
         )
     passed("induction_score")
+
+
+@one_thread
+def check_duplicate_token_score(fn: Callable) -> None:
+    """`fn(pattern, seq_len)` -> `(head,)`: attention from each repeated token to its own earlier copy."""
+    for batch, heads, seq_len, seed in [(2, 3, 5, 3), (1, 2, 8, 4), (3, 4, 4, 5)]:
+        p = random_pattern(batch, heads, 2 * seq_len + 1, seed)
+        out = call(fn, "duplicate_token_score", p.clone(), seq_len)
+        diag = lambda off: p.diagonal(off, dim1=-2, dim2=-1)
+        if isinstance(out, torch.Tensor) and out.shape == (batch, heads):
+            raise CheckFailure(
+                f"duplicate_token_score returned shape {tuple(out.shape)}: also average over the batch, one number per head."
+            )
+        compare(
+            out,
+            ref_findings.duplicate_token_score(p, seq_len),
+            what=f"duplicate_token_score (pattern {tuple(p.shape)}, seq_len {seq_len})",
+            mistakes=[
+                (
+                    lambda: ref.induction_score(p, seq_len),
+                    "that is the induction score: attention to the token AFTER the earlier copy. A duplicate-token head attends to the earlier copy itself, seq_len positions back.",
+                ),
+                (
+                    lambda: diag(-seq_len).mean((0, -1)),
+                    "you kept query seq_len, the last token of the first copy: it looks back seq_len positions to BOS, not to a copy of itself. Keep only the repeat's queries.",
+                ),
+                (
+                    lambda: diag(-(seq_len + 1)).mean((0, -1)),
+                    "offset -(seq_len + 1) lands one BEFORE the earlier copy; the copy of the token at q sits at q - seq_len.",
+                ),
+                (
+                    lambda: diag(-seq_len)[..., -seq_len:].sum(-1).mean(0),
+                    "you summed over positions; take the mean, so the score lies between 0 and 1.",
+                ),
+            ],
+            hint="The token at q (in the repeat, q = seq_len + 1 .. 2 * seq_len) first appeared at q - seq_len: a diagonal with offset -seq_len, keeping the repeat's seq_len queries.",
+        )
+    passed("duplicate_token_score")
+
+
+@one_thread
+def check_uniform_induction_baseline(fn: Callable) -> None:
+    """`fn(seq_len)` -> the induction score of a head attending evenly to every key it can see."""
+    for seq_len in (1, 4, 10, 50):
+        out = as_tensor(call(fn, "uniform_induction_baseline", seq_len), "uniform_induction_baseline's output")
+        out = out.double().reshape(-1)
+        if out.numel() != 1:
+            raise CheckFailure(f"uniform_induction_baseline should return one number, got shape {tuple(out.shape)}.")
+        q = torch.arange(seq_len + 1, 2 * seq_len + 1, dtype=torch.float64)
+        compare(
+            out[0],
+            torch.tensor(ref_findings.uniform_induction_baseline(seq_len), dtype=torch.float64),
+            what=f"uniform_induction_baseline({seq_len})",
+            mistakes=[
+                (
+                    torch.tensor(1 / (2 * seq_len + 1), dtype=torch.float64),
+                    "1 / (2 * seq_len + 1) spreads attention over the whole sequence; a causal head at query q sees only q + 1 keys (0 .. q).",
+                ),
+                (
+                    (1.0 / q).mean(),
+                    "off by one: at query q a causal head sees q + 1 keys (0 .. q, itself included), and the repeat's queries are q = seq_len + 1 .. 2 * seq_len (dividing by q, or starting at q = seq_len, gives this number).",
+                ),
+                (
+                    (1.0 / (torch.arange(0, 2 * seq_len + 1, dtype=torch.float64) + 1)).mean(),
+                    "you averaged over every query; the induction score counts only the repeat's queries.",
+                ),
+                (
+                    torch.tensor(1 / seq_len, dtype=torch.float64),
+                    "1 / seq_len is not what a causal head sees at any query of the repeat; average 1 / (q + 1) over the repeat's queries.",
+                ),
+            ],
+            hint="At query q a uniform causal head gives 1 / (q + 1) to every key, the induction key included; average that over q = seq_len + 1 .. 2 * seq_len.",
+            atol=1e-6,
+        )
+    passed("uniform_induction_baseline")

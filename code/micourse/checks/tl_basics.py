@@ -11,6 +11,7 @@ import torch
 from micourse.checks._interp_common import as_tensor, call, compare, one_thread
 from micourse.checks.core import CheckFailure, passed
 from micourse.interp import basics as ref
+from micourse.interp import findings as ref_findings
 from micourse.interp.toy import tiny_model, tiny_tokens
 
 
@@ -208,3 +209,45 @@ def check_logit_lens(fn: Callable) -> None:
             hint="model.unembed(model.ln_final(resid_stack)).argmax(dim=-1).",
         )
     passed("logit_lens")
+
+
+@one_thread
+def check_z_from_pattern(fn: Callable) -> None:
+    """`fn(pattern, v)` -> `z`, `(batch, query, head, d_head)`: each query's pattern-weighted sum of values."""
+    g = torch.Generator().manual_seed(4)
+    for batch, heads, n, d_head in [(2, 3, 5, 4), (1, 2, 7, 3)]:
+        scores = torch.randn(batch, heads, n, n, generator=g) * 2
+        future = torch.triu(torch.ones(n, n, dtype=torch.bool), 1)
+        pattern = scores.masked_fill(future, float("-inf")).softmax(-1)
+        v = torch.randn(batch, n, heads, d_head, generator=g)
+        out = call(fn, "z_from_pattern", pattern.clone(), v.clone())
+        expected = ref_findings.z_from_pattern(pattern, v)
+        if isinstance(out, torch.Tensor) and tuple(out.shape) == (batch, heads, n, d_head):
+            raise CheckFailure(
+                f"z_from_pattern returned shape {tuple(out.shape)} = (batch, head, pos, d_head); TransformerLens keeps z as (batch, pos, head, d_head), like q, k and v."
+            )
+        if isinstance(out, torch.Tensor) and tuple(out.shape) == (batch, n, d_head):
+            raise CheckFailure(
+                "z_from_pattern summed the heads together: keep the head axis, each head has its own z (W_O mixes them later)."
+            )
+        compare(
+            out,
+            expected,
+            what=f"z_from_pattern (pattern {tuple(pattern.shape)}, v {tuple(v.shape)})",
+            mistakes=[
+                (
+                    lambda: einops.einsum(pattern, v, "b h q k, b q h d -> b k h d"),
+                    "you contracted the QUERY axis (or used the transposed pattern): a query's output sums over the KEYS it attends to (pattern[..., q, k] * v[:, k]).",
+                ),
+                (
+                    lambda: einops.einsum(
+                        torch.ones_like(pattern).tril() / (torch.arange(n) + 1)[:, None],
+                        v,
+                        "b h q k, b k h d -> b q h d",
+                    ),
+                    "you averaged the values evenly; weight each value by the pattern.",
+                ),
+            ],
+            hint="einsum(pattern, v, 'batch head query key, batch key head d_head -> batch query head d_head').",
+        )
+    passed("z_from_pattern")
