@@ -40,77 +40,37 @@ DEFAULT_DIR = ROOT / "build" / "rehearsal-hub"
 
 
 def build_repos(folder: Path, real_size: bool = False) -> dict[str, Path]:
-    """repo id -> folder of its files. Stand-in weights by default; random real-size weights on request."""
+    """repo id -> folder of its files, for every stand-in in `micourse.registry`.
+
+    Stand-in weights by default; random weights of the real shapes on request. Rebuilt only when a
+    committed weight file or the registry's list of repositories changed.
+    """
     sys.path.insert(0, str(ROOT / "code"))
-    from micourse.hf_export import HF_REPOS, save_gpt2_folder, save_neel_folder
+    from micourse import registry
+    from micourse.hf_export import export
 
     kind = "real-size" if real_size else "standin"
-    repos = {HF_REPOS["gpt2-small"]: folder / kind / "gpt2", HF_REPOS["attn-only-2l"]: folder / kind / "attn-only-2l"}
+    standins = registry.entries("standin")
+    repos = {e.hub.repo: folder / kind / e.hub.repo.replace("/", "--") for e in standins}
     stamp = folder / kind / "stamp.json"
-    want = json.dumps(_weights_stamp(real_size))
+    want = json.dumps(_weights_stamp(real_size, standins))
     if stamp.exists() and stamp.read_text() == want and all(p.exists() for p in repos.values()):
         return repos
     shutil.rmtree(folder / kind, ignore_errors=True)
-    if real_size:
-        _random_gpt2(repos["gpt2"])
-        _random_attn_only(repos[HF_REPOS["attn-only-2l"]])
-    else:
-        save_gpt2_folder(repos["gpt2"], "gpt2-small")
-        save_neel_folder(repos[HF_REPOS["attn-only-2l"]], "attn-only-2l")
+    for entry in standins:
+        export(entry, repos[entry.hub.repo], real_size=real_size)
     stamp.write_text(want)
     return repos
 
 
-def _weights_stamp(real_size: bool) -> dict:
-    from micourse.standins.weights import WEIGHTS_DIR
+def _weights_stamp(real_size: bool, standins) -> dict:
+    def size(path: Path) -> int | None:
+        return path.stat().st_size if path.exists() else None
 
-    return {"real_size": real_size, **{p.name: p.stat().st_size for p in sorted(WEIGHTS_DIR.glob("*.safetensors"))}}
-
-
-def _random_gpt2(folder: Path) -> None:
-    """GPT-2 small's real shape (124M parameters), random weights: for timing only."""
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    from micourse.hf_export import write_tokenizer_files
-
-    torch.manual_seed(0)
-    config = GPT2Config()
-    config.n_ctx = config.n_positions  # the hub's gpt2/config.json carries n_ctx; TransformerLens reads it
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    write_tokenizer_files(folder)
-
-
-def _random_attn_only(folder: Path) -> None:
-    """The real attn-only-2l's shape (2 layers, d_model 512, 8 heads), random weights, GPT-2's vocabulary."""
-    import torch
-    from transformer_lens import HookedTransformer, HookedTransformerConfig
-
-    cfg = dict(
-        d_model=512,
-        n_layers=2,
-        d_mlp=2048,
-        d_head=64,
-        n_heads=8,
-        n_ctx=2048,
-        d_vocab=50257,
-        act_fn="solu_ln",
-        attn_only=True,
-        normalization_type="LN",
-    )
-    model = HookedTransformer(HookedTransformerConfig(**cfg, seed=0), move_to_device=False)
-    folder.mkdir(parents=True, exist_ok=True)
-    tl = {
-        k: cfg[k]
-        for k in ("d_model", "n_layers", "d_mlp", "d_head", "n_heads", "n_ctx", "d_vocab", "act_fn", "attn_only")
+    return {
+        "real_size": real_size,
+        **{e.hub.repo: [e.hub.layout, e.hub.real_cfg if real_size else size(e.weights_path)] for e in standins},
     }
-    (folder / "config.json").write_text(
-        json.dumps({**tl, "normalization": "LN", "tokenizer_name": "gpt2", "shortformer_pos": False})
-    )
-    torch.save(
-        {k: v for k, v in model.state_dict().items() if not k.endswith((".IGNORE", ".mask"))},
-        folder / "model_final.pth",
-    )
 
 
 # --------------------------------------------------------------------------- the server

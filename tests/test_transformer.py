@@ -7,8 +7,7 @@ import warnings
 import pytest
 import torch
 
-from micourse.standins.specs import STANDINS
-from micourse.standins.weights import WEIGHTS_DIR
+from micourse import registry
 from micourse.transformer import GPT2, Config
 from micourse.transformer.loading import from_hf_gpt2, from_hooked_transformer
 
@@ -69,9 +68,9 @@ def test_matches_hooked_transformer_full_gpt2_small_shape():
     assert max_logit_diff(ours, hooked, tokens) <= TOL
 
 
-@pytest.mark.parametrize("name", sorted(STANDINS))
+@pytest.mark.parametrize("name", registry.known_models("standin"))
 def test_matches_course_standins(name):
-    path = WEIGHTS_DIR / STANDINS[name].weights_file
+    path = registry.get(name).weights_path
     if not path.exists():
         pytest.skip(f"stand-in weights {path.name} not built yet (python -m micourse.standins.train {name})")
     from micourse.models import load_standin

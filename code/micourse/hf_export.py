@@ -4,6 +4,9 @@ Two users: the online rehearsal (a local stand-in for the hub serves these files
 repository names, so `HookedTransformer.from_pretrained` runs exactly as on Colab) and
 `load_bridge` offline (TransformerBridge boots from a Hugging Face model folder).
 
+Which repository and layout a stand-in gets is its registry entry's `hub` (`micourse.registry`);
+`export` writes any entry's files, the stand-in's weights or random weights of the real shape.
+
 - `gpt2-small` becomes the repository `gpt2`: a `GPT2LMHeadModel` saved with `save_pretrained`
   (config.json, model.safetensors, generation_config.json) plus GPT-2's tokenizer files.
 - `attn-only-2l` becomes `NeelNanda/Attn_Only_2L512W_C4_Code` in TransformerLens's own format:
@@ -25,7 +28,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-HF_REPOS = {"gpt2-small": "gpt2", "attn-only-2l": "NeelNanda/Attn_Only_2L512W_C4_Code"}
+from micourse import registry
+from micourse.local_models import load_local
 
 
 def fold_output_bias(
@@ -91,9 +95,7 @@ def save_gpt2_folder(folder: Path, name: str = "gpt2-small") -> Path:
     """Write `name`'s stand-in as a Hugging Face GPT-2 folder (weights, config, tokenizer)."""
     from transformers import GPT2LMHeadModel
 
-    from micourse.models import load_standin
-
-    raw = load_standin(name, "cpu", process_weights=False)
+    raw = load_local(name, "cpu", process_weights=False)
     hf_cfg = _gpt2_config(raw.cfg)
     with torch.device("meta"):
         model = GPT2LMHeadModel(hf_cfg)
@@ -111,9 +113,7 @@ def save_gpt2_folder(folder: Path, name: str = "gpt2-small") -> Path:
 
 def save_neel_folder(folder: Path, name: str = "attn-only-2l") -> Path:
     """Write `name`'s stand-in in the format of TransformerLens's NeelNanda repositories."""
-    from micourse.models import load_standin
-
-    raw = load_standin(name, "cpu", process_weights=False)
+    raw = load_local(name, "cpu", process_weights=False)
     cfg = raw.cfg
     tl_config = {
         "d_model": cfg.d_model,
@@ -146,12 +146,64 @@ def standin_hf_folder(name: str = "gpt2-small") -> Path:
     import hashlib
 
     from micourse.cache import cache_root, write_folder_once
-    from micourse.standins.specs import STANDINS
-    from micourse.standins.weights import WEIGHTS_DIR
 
-    weights = WEIGHTS_DIR / STANDINS[name].weights_file
+    weights = registry.get(name).weights_path
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
     folder = cache_root() / "hf" / f"{name}-{digest}"
     if not (folder / "config.json").exists():
         write_folder_once(folder, lambda tmp: save_gpt2_folder(tmp, name))
     return folder
+
+
+def _random_gpt2_folder(folder: Path, real_cfg: dict) -> Path:
+    """The real GPT-2 shape, random weights, with GPT-2's tokenizer files: for timing only."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    config = GPT2Config(
+        n_layer=real_cfg["n_layers"],
+        n_embd=real_cfg["d_model"],
+        n_head=real_cfg["n_heads"],
+        n_inner=real_cfg["d_mlp"],
+        n_positions=real_cfg["n_ctx"],
+        vocab_size=real_cfg["d_vocab"],
+    )
+    config.n_ctx = config.n_positions  # the hub's gpt2/config.json carries n_ctx; TransformerLens reads it
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    write_tokenizer_files(Path(folder))
+    return Path(folder)
+
+
+def _random_neel_folder(folder: Path, real_cfg: dict) -> Path:
+    """A NeelNanda-format repository of the real shape, random weights, GPT-2's vocabulary: for timing only."""
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+    model = HookedTransformer(HookedTransformerConfig(**real_cfg, seed=0), move_to_device=False)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = ("d_model", "n_layers", "d_mlp", "d_head", "n_heads", "n_ctx", "d_vocab", "act_fn", "attn_only")
+    tl = {k: real_cfg[k] for k in keys if k in real_cfg}
+    tl.update(normalization=real_cfg.get("normalization_type", "LN"), tokenizer_name="gpt2", shortformer_pos=False)
+    (folder / "config.json").write_text(json.dumps(tl))
+    torch.save(
+        {k: v for k, v in model.state_dict().items() if not k.endswith((".IGNORE", ".mask"))},
+        folder / "model_final.pth",
+    )
+    return folder
+
+
+# layout -> (write the stand-in's files, write random weights of the real shape)
+_WRITERS = {
+    "hf-gpt2": (save_gpt2_folder, _random_gpt2_folder),
+    "tl-neelnanda": (save_neel_folder, _random_neel_folder),
+}
+
+
+def export(entry: registry.ModelEntry, folder: Path, real_size: bool = False) -> Path:
+    """Write `entry`'s hub repository into `folder`: its stand-in weights, or (`real_size`) random real-shape ones."""
+    if entry.hub is None:
+        raise ValueError(f"{entry.name} is not a stand-in: it has no hub repository to write.")
+    own, random_real = _WRITERS[entry.hub.layout]
+    if real_size:
+        return random_real(Path(folder), entry.hub.real_cfg)
+    return own(Path(folder), entry.name)

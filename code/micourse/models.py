@@ -17,53 +17,37 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from micourse import registry
 from micourse.device import resolve
+from micourse.local_models import _processing_note, load_local, quiet_transformer_lens
+from micourse.model_info import ModelInfo
 from micourse.offline import hub_endpoint, in_rehearsal, is_offline, require_hub
-from micourse.standins.specs import ALIASES, STANDINS
+from micourse.registry import UnknownModelError
 
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """Recorded on every loaded model as `model.micourse_info`."""
-
-    name: str  # the name the page asked for, e.g. "gpt2-small"
-    standin: bool  # True: the course's stand-in weights (offline, or served by the rehearsal hub)
-    description: str
-    processed: bool = True  # weights processed as `from_pretrained` does (fold_ln, centring)
-    rehearsal: bool = False  # loaded through the course's local stand-in for the hub
-
-    def __str__(self) -> str:
-        return self.description
-
-
-class UnknownModelError(ValueError):
-    pass
+__all__ = [
+    "ModelInfo",
+    "UnknownModelError",
+    "describe",
+    "known_models",
+    "load_bridge",
+    "load_model",
+    "load_pretrained",
+    "load_reference",
+    "load_standin",
+]
 
 
 def known_models() -> list[str]:
-    return sorted(STANDINS)
+    """Every name `load_model` takes (aliases aside): the registry's entries."""
+    return registry.known_models()
 
 
 def _canonical(name: str) -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"load_model takes a model name (a string), not {type(name).__name__}.")
-    if name not in ALIASES:
-        raise UnknownModelError(
-            f"Unknown model name {name!r}. The course knows: {', '.join(known_models())}. "
-            "(Names follow TransformerLens, e.g. 'gpt2-small'.)"
-        )
-    return ALIASES[name]
-
-
-def _quiet_transformer_lens():
-    warnings.filterwarnings("ignore", message=".*HookedTransformer.*deprecated.*")
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module="transformer_lens")
+    return registry.get(name).name
 
 
 @contextlib.contextmanager
@@ -80,73 +64,22 @@ def _no_progress_bars():
             hf_logging.enable_progress_bar()
 
 
-def _processing_note(processed: bool) -> str:
-    if processed:
-        return "weights processed as from_pretrained does: LayerNorm folded, weights centred"
-    return "raw weights, unprocessed: LayerNorm scales and biases kept"
-
-
 def load_standin(
     name: str, device: str | torch.device | None = None, *, process_weights: bool = True, path: Path | None = None
 ):
     """The course's stand-in for `name`, whatever the network says (`path`: another weight file, e.g. a retrained one)."""
-    from transformer_lens import HookedTransformer, HookedTransformerConfig
-    from transformers import AutoTokenizer
-
-    from micourse.standins.weights import WEIGHTS_DIR, load_state, read_metadata
-    from micourse.tokenizer import tokenizer_dir
-
-    _quiet_transformer_lens()
-    device = resolve(device)
-    spec = STANDINS[_canonical(name)]
-    path = Path(path) if path is not None else WEIGHTS_DIR / spec.weights_file
-    if not path.exists():
-        raise FileNotFoundError(
-            f"The stand-in weights {path} are missing. Rebuild them with "
-            f"`python -m micourse.standins.train {spec.name}`."
-        )
-    trained_for = read_metadata(path)[0]
-    if trained_for != spec.cfg:  # e.g. weights retrained with a wider MLP than `specs.STANDINS` describes
-        diff = {k: (trained_for.get(k), spec.cfg.get(k)) for k in set(trained_for) | set(spec.cfg)}
-        diff = {k: v for k, v in sorted(diff.items()) if v[0] != v[1]}
-        raise ValueError(
-            f"{path} was trained for another architecture than the {spec.name} stand-in's "
-            f"(file vs micourse.standins.specs): {diff}. Retrain it, or update the spec."
-        )
-    cfg = HookedTransformerConfig(**spec.cfg, model_name=f"micourse-standin-{spec.name}", device=str(device), seed=0)
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir()))
-    model = HookedTransformer(cfg, tokenizer=tokenizer, move_to_device=False)
-    state = load_state(path, cfg.d_vocab)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.endswith((".IGNORE", ".mask")) and "hook" not in k]
-    if missing or unexpected:
-        raise RuntimeError(f"Stand-in weights do not fit {spec.name}: missing {missing}, unexpected {unexpected}.")
-    if process_weights:  # what from_pretrained does to the real model, with its defaults
-        model.process_weights_(fold_ln=True, center_writing_weights=True, center_unembed=True)
-    if device.type != "cpu":  # (TransformerLens prints a line for every move, even a no-op)
-        model.to(device)
-    model.eval()
-    n_params = sum(p.numel() for k, p in model.named_parameters() if not k.startswith(("embed.", "unembed.")))
-    model.micourse_info = ModelInfo(
-        name=spec.name,
-        standin=True,
-        processed=process_weights,
-        description=(
-            f"{spec.name}: the course's OFFLINE STAND-IN, {spec.summary} "
-            f"({cfg.n_layers} layers, d_model {cfg.d_model}, {cfg.n_heads} heads, "
-            f"{n_params / 1e6:.2f}M non-embedding parameters; {_processing_note(process_weights)}). "
-            f"Not the real {spec.name}: numbers on this page come from this small model."
-        ),
-    )
-    return model
+    if registry.get(name).kind != "standin":
+        raise ValueError(f"{name!r} is a course model, not a stand-in: load it with load_model.")
+    return load_local(name, device, process_weights=process_weights, path=path)
 
 
 def load_pretrained(name: str, device: str | torch.device | None = None, *, process_weights: bool = True):
     """TransformerLens's pretrained model for `name`, from the Hugging Face hub (or `HF_ENDPOINT`)."""
     from transformer_lens import HookedTransformer
 
-    _quiet_transformer_lens()
-    canonical = _canonical(name)
+    quiet_transformer_lens()
+    entry = registry.get(name)
+    canonical = entry.name
     device = resolve(device)
     require_hub()  # a dead endpoint: a clear error now, not 23 s of retries
     loader = HookedTransformer.from_pretrained if process_weights else HookedTransformer.from_pretrained_no_processing
@@ -172,22 +105,29 @@ def load_pretrained(name: str, device: str | torch.device | None = None, *, proc
 
 
 def load_model(
-    name: str, device: str | torch.device | None = None, *, process_weights: bool = True, verbose: bool = True
+    name: str, device: str | torch.device | None = None, *, process_weights: bool | None = None, verbose: bool = True
 ):
     """A TransformerLens `HookedTransformer` for `name`: the real one online, the stand-in offline.
+
+    A course model (`micourse.registry`, kind "course": the toy models) is the same committed file
+    in every world; for it `process_weights` defaults to the entry's own setting (as trained).
 
     `process_weights=False` gives the raw checkpoint (LayerNorm weights kept, nothing centred),
     which is what a from-scratch GPT-2 needs to load; the default matches
     `HookedTransformer.from_pretrained`. `device`: default `micourse.device.default_device()`.
     Set `MICOURSE_OFFLINE=1` to force the stand-in, `MICOURSE_OFFLINE=0` to force the hub.
     """
-    _canonical(name)  # a bad name fails before any network or disk access
-    if not isinstance(process_weights, bool):
+    entry = registry.get(name)  # a bad name fails before any network or disk access
+    if process_weights is not None and not isinstance(process_weights, bool):
         raise TypeError(f"process_weights must be True or False, not {process_weights!r}.")
-    if is_offline():
-        model = load_standin(name, device, process_weights=process_weights)
+    if process_weights is None:
+        process_weights = entry.process_weights
+    if entry.kind == "course" or is_offline():
+        model = load_local(entry.name, device, process_weights=process_weights)
+    elif "online_loader" in entry.extra:  # a real model TransformerLens cannot load by name
+        model = registry.resolve(entry.extra["online_loader"])(entry, device, process_weights=process_weights)
     else:
-        model = load_pretrained(name, device, process_weights=process_weights)
+        model = load_pretrained(entry.name, device, process_weights=process_weights)
     if verbose:
         print(f"Loaded {model.micourse_info}")
     return model
@@ -217,16 +157,17 @@ def load_bridge(name: str = "gpt2-small", device: str | torch.device | None = No
     """
     from transformer_lens.model_bridge import TransformerBridge
 
-    from micourse.hf_export import HF_REPOS, standin_hf_folder
+    from micourse.hf_export import standin_hf_folder
 
-    canonical = _canonical(name)
-    if canonical != "gpt2-small":
+    entry = registry.get(name)
+    canonical = entry.name
+    if entry.hub is None or entry.hub.layout != "hf-gpt2":
         raise ValueError(
-            f"{canonical} is a TransformerLens-native model with no Hugging Face architecture, so it has no "
-            "TransformerBridge; load it with load_model."
+            f"{canonical} has no Hugging Face architecture (it is a TransformerLens-native or course model), so it "
+            "has no TransformerBridge; load it with load_model."
         )
     device = resolve(device)
-    _quiet_transformer_lens()
+    quiet_transformer_lens()
     if is_offline():
         with _no_progress_bars():
             bridge = TransformerBridge.boot_transformers(str(standin_hf_folder(canonical)), device=str(device))
@@ -235,14 +176,14 @@ def load_bridge(name: str = "gpt2-small", device: str | torch.device | None = No
             standin=True,
             processed=False,
             description=(
-                f"{canonical} as a TransformerBridge: the course's OFFLINE STAND-IN ({STANDINS[canonical].summary}) "
+                f"{canonical} as a TransformerBridge: the course's OFFLINE STAND-IN ({entry.summary}) "
                 "saved in the Hugging Face GPT-2 format. Not the real model."
             ),
         )
     else:
         require_hub()
         with _no_progress_bars():
-            bridge = TransformerBridge.boot_transformers(HF_REPOS[canonical], device=str(device))
+            bridge = TransformerBridge.boot_transformers(entry.hub.repo, device=str(device))
         rehearsal = in_rehearsal()
         info = ModelInfo(
             name=canonical,

@@ -72,10 +72,9 @@ def environment_problems(min_version: str | None = None) -> list[str]:
         offline = True
     if offline:
         try:
-            from micourse.standins.specs import STANDINS
-            from micourse.standins.weights import WEIGHTS_DIR
+            from micourse import registry
 
-            missing = [s.name for s in STANDINS.values() if not (WEIGHTS_DIR / s.weights_file).exists()]
+            missing = [e.name for e in registry.entries() if not e.weights_path.exists()]
         except ImportError:
             missing = []
         if missing:

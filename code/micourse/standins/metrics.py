@@ -14,7 +14,6 @@ from torch import Tensor
 from micourse.interp import tokens
 from micourse.standins import synthetic
 
-
 # The one source of repeated random tokens for a model (pages, recipes and the scorecard).
 known_tokens = tokens.known_tokens
 

@@ -512,7 +512,7 @@ def record(path, model=None) -> dict[str, object]:
     from micourse.standins.weights import update_meta
 
     if model is None:
-        from micourse.models import load_standin
+        from micourse.local_models import load_local as load_standin
 
         model = load_standin("gpt2-small", path=Path(path))
     card = to_json(scorecard(model))

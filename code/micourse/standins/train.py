@@ -40,11 +40,11 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from micourse import registry
 from micourse.standins import kernels, metrics, synthetic
 from micourse.standins.allocator import keep_freed_memory
 from micourse.standins.name_pool import CENSUS_NAMES
-from micourse.standins.specs import STANDINS
-from micourse.standins.weights import WEIGHTS_DIR, save_standin
+from micourse.standins.weights import save_standin
 from micourse.tokenizer import GPT2_EOS_ID
 from micourse.training import RestrictedVocabLoss, TrainingConfig, train
 
@@ -55,8 +55,7 @@ def _fresh_model(name: str, seed: int):
 
     from micourse.tokenizer import tokenizer_dir
 
-    spec = STANDINS[name]
-    cfg = HookedTransformerConfig(**spec.cfg, seed=seed, init_weights=True, device="cpu")
+    cfg = HookedTransformerConfig(**registry.get(name).cfg, seed=seed, init_weights=True, device="cpu")
     return HookedTransformer(cfg, tokenizer=AutoTokenizer.from_pretrained(str(tokenizer_dir())), move_to_device=False)
 
 
@@ -268,7 +267,7 @@ def warm_start_from_attn_only(model, seen_mask: torch.Tensor, layer1_heads: int 
     """
     from micourse.standins.weights import load_state
 
-    src = load_state(WEIGHTS_DIR / STANDINS["attn-only-2l"].weights_file, model.cfg.d_vocab)
+    src = load_state(registry.get("attn-only-2l").weights_path, model.cfg.d_vocab)
     own = model.state_dict()
     with torch.no_grad():
         for key, value in src.items():
@@ -598,7 +597,7 @@ def train_gpt2(
             "distill_knockout distils from the weights init_from names, instead of the attention terms, and finds "
             "the IO by its own loss weight"
         )
-    n_heads = STANDINS["gpt2-small"].cfg["n_heads"]
+    n_heads = registry.get("gpt2-small").cfg["n_heads"]
     if warm_layer1_heads is not None and not 0 <= warm_layer1_heads <= n_heads:
         raise ValueError(f"warm_layer1_heads is a number of heads, 0 to {n_heads}, not {warm_layer1_heads}")
     trained = _check_train_only(train_only)
@@ -660,7 +659,7 @@ def train_gpt2(
         # unseen tokens: zero rows, so "known" = non-zero row
         warm_start_from_attn_only(model, seen_mask, warm_layer1_heads)
     else:
-        from micourse.models import load_standin
+        from micourse.local_models import load_local as load_standin
 
         model = load_standin("gpt2-small", path=Path(init_from), process_weights=False)
     cfg = TrainingConfig(
@@ -699,7 +698,7 @@ def train_gpt2(
             print(f"step {step + 1:5d}  loss {loss:.3f}  {extra}  ({time.perf_counter() - t0:.0f}s)", flush=True)
 
     if distill_knockout:
-        from micourse.models import load_standin
+        from micourse.local_models import load_local as load_standin
 
         teacher = load_standin("gpt2-small", path=Path(init_from), process_weights=False)
         names_ids = name_token_ids(ioi_names)
@@ -766,7 +765,7 @@ def _check_train_only(train_only: str) -> tuple[str, ...]:
 
     with torch.device("meta"), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # (HookedTransformer's notice of TL 4)
-        cfg = HookedTransformerConfig(**STANDINS["gpt2-small"].cfg, device="meta")
+        cfg = HookedTransformerConfig(**registry.get("gpt2-small").cfg, device="meta")
         names = [k for k, _ in HookedTransformer(cfg, move_to_device=False).named_parameters()]
     prefixes = tuple(train_only.split(","))
     for pre in prefixes:
@@ -1160,7 +1159,7 @@ def main(argv: list[str] | None = None) -> None:
     given += (("dup_attention", args.dup_attention), ("train_only", args.train_only))
     given += (("distill_knockout", args.distill_knockout), ("distill_keep", args.distill_keep))
     extra = {k: v for k, v in given if v is not None}
-    out = args.out or WEIGHTS_DIR / STANDINS[args.name].weights_file
+    out = args.out or registry.get(args.name).weights_path
     meta = run_recipe(
         args.name,
         out,
@@ -1288,7 +1287,7 @@ def run_recipe(
                 "kernels": kernels.describe(),
             }
         )
-        save_standin(model.state_dict(), STANDINS[name].cfg, first_out, seen, meta, tied=meta.get("tied", False))
+        save_standin(model.state_dict(), registry.get(name).cfg, first_out, seen, meta, tied=meta.get("tied", False))
         seconds = hist.seconds
     made = [] if first_phase is not None else [first_out]  # files this run made on the way
     start = first_out
@@ -1304,7 +1303,7 @@ def run_recipe(
         seconds += hist.seconds
         meta["train_seconds"] = round(seconds, 1)
         meta["final_eval"] = hist.evals[-1] if hist.evals else {}
-        save_standin(model.state_dict(), STANDINS[name].cfg, dest, seen, meta, tied=True)
+        save_standin(model.state_dict(), registry.get(name).cfg, dest, seen, meta, tied=True)
         made.append(dest)
         start = dest
     if later and not keep_first_phase:
