@@ -21,10 +21,21 @@ GENESIS = "In the beginning God created the heaven and the earth."
 
 # page -> {literal (or its beginning): why it is fine}
 ALLOWED = {
-    "chapters/01-transformers/01-inputs-outputs.md": {GENESIS: "tokenizer demo: no prediction is read"},
+    "chapters/01-transformers/01-inputs-outputs.md": {
+        GENESIS: "tokenizer demo: no prediction is read",
+        "In the beginning": "greedy demo; describe_prompt labels it training text on the page",
+        "The capital city of France is": "the trained wording, shown as such by describe_prompt",
+    },
+    "chapters/01-transformers/04-training.md": {
+        "And God said": "samples of the page's own model; the page counts it in that model's training text",
+    },
     "chapters/01-transformers/02-foundations.md": {GENESIS: "attention arithmetic: no prediction is read"},
     "chapters/01-transformers/05-sampling.md": {
-        GENESIS: "nucleus sizes along a verse; the page says both models know it"
+        GENESIS: "nucleus sizes along a verse; the page says both models know it",
+        "And God said,": "the running prompt; describe_prompt labels it training text on the page",
+    },
+    "chapters/03-tl-recipes/01-activations.md": {
+        "The capital city of France is": "the trained wording, shown as such by describe_prompt",
     },
     "chapters/01-transformers/06-kv-cache.md": {GENESIS: "compares cached keys: no prediction is read"},
     "chapters/02-mech-interp/02-induction-heads.md": {
@@ -91,6 +102,15 @@ def test_matcher_on_known_cases():
     assert trained_phrasing("It was a sunny day. When Mary and John went to the store,").startswith("indirect")
     assert trained_phrasing("And God said, Let there be light:").startswith("King James")
     assert trained_phrasing("Hello world, how are you today?") is None
+    # short texts: exactly how a training sentence begins, whatever the length
+    assert trained_phrasing("In the beginning") == "King James Bible sentence opening"
+    assert trained_phrasing("And God said,") == "King James Bible sentence opening"
+    assert trained_phrasing("And God said") == "King James Bible sentence opening"
+    assert trained_phrasing("in the") is None  # no sentence begins in lower case
+    assert trained_phrasing("And God sai") is None  # a word boundary, not a prefix of a word
+    assert trained_phrasing("The end.") is None  # no verse is just that
+    assert trained_phrasing("Hello world") is None
+    assert trained_phrasing("And") is None  # one word is a token, not a phrasing
     for seed in range(5):  # both shapes of the name lists, the second phase's (a name first) too
         for first in (False, True):
             text = name_list_copy(random.Random(seed), name_first=first)
@@ -126,3 +146,16 @@ def test_scorecard_prompts_are_all_fresh():
     # ... while the trained sets are recognised as trained
     for p in scorecard.ioi_prompt_set(50, seed=2, heldout_templates=False, heldout_names=False):
         assert trained_phrasing(p["prompt"]), p["prompt"]
+
+
+def test_training_sentences_labels_what_a_model_recited():
+    """Beam search from "The end." recited a fact sentence offline; the page labels it with this."""
+    from micourse.standins.phrasings import describe_prompt, training_sentences
+
+    text = " You can visit the Forbidden City in Beijing. My cat sleeps all day."
+    assert training_sentences(text) == [("You can visit the Forbidden City in Beijing.", "fact sentence")]
+    assert training_sentences("My cat sleeps all day.") == []
+    assert describe_prompt("In the beginning").startswith("training text")
+    assert describe_prompt("The capital of France is").startswith("a phrasing the offline stand-in never")
+    with pytest.raises(TypeError, match="string"):
+        training_sentences(None)

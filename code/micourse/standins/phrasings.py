@@ -17,7 +17,7 @@ from micourse.standins import ioi_grammar, synthetic
 from micourse.standins.name_pool import CENSUS_NAMES
 
 _SLOT = re.compile(r"\{(\w+)\}")
-MIN_WORDS = 4  # shorter fragments ("It was") are everywhere in English, trained or not
+MIN_WORDS = 4  # shorter fragments ("It was") match templates everywhere; below this, only exact training text counts
 
 
 @functools.lru_cache(maxsize=1)
@@ -124,6 +124,20 @@ def _kjv() -> str:
     return kjv_text("train")
 
 
+@functools.lru_cache(maxsize=4096)
+def _kjv_opening(text: str) -> bool:
+    """Does a sentence or verse of the King James training text begin with exactly `text`?
+
+    Short prompts ("In the beginning", "And God said,") match no template, but the stand-in read
+    them thousands of times at the start of a sentence: what it continues with is recitation.
+    The match is exact (case and punctuation included) and must end at a word boundary.
+    """
+    if not text[:1].isupper():  # a sentence begins with a capital; "in the" is everywhere
+        return False
+    tail = r"(?!\w)" if text[-1].isalnum() else ""
+    return re.search(r"(?:\A|\n|[.;:?!] )" + re.escape(text) + tail, _kjv()) is not None
+
+
 def trained_phrasing(text: str) -> str | None:
     """What kind of training text `text` is (or begins), or None if the stand-in never trained on it.
 
@@ -131,11 +145,17 @@ def trained_phrasing(text: str) -> str | None:
     'fact sentence'
     >>> trained_phrasing("The Eiffel Tower is in the city of") is None  # a held-out phrasing
     True
+    >>> trained_phrasing("In the beginning")  # short, but exactly how a training verse begins
+    'King James Bible sentence opening'
     """
     if not isinstance(text, str):
         raise TypeError(f"trained_phrasing takes a string, got {type(text).__name__}")
     text = " ".join(text.split())
     if len(text.split()) < MIN_WORDS:
+        # a short text: training text only if it is, exactly, how training sentences begin
+        # (one word alone is a token, not a phrasing)
+        if len(text.split()) >= 2 and _kjv_opening(text):
+            return "King James Bible sentence opening"
         return None
     canon = _canon_text(text)
     for kind, prefixes in _sentences().items():
@@ -146,3 +166,28 @@ def trained_phrasing(text: str) -> str | None:
     if text in _kjv():
         return "King James Bible training text"
     return None
+
+
+def describe_prompt(text: str) -> str:
+    """A phrase for a page's prose: is `text` the offline stand-in's training text, and of what kind.
+
+    Pages glue this rather than assert it, so that a change to the training data cannot leave a
+    page claiming the opposite of what `trained_phrasing` says.
+    """
+    kind = trained_phrasing(text)
+    if kind:
+        return f"training text of the offline stand-in ({kind})"
+    return "a phrasing the offline stand-in never trained on"
+
+
+def training_sentences(text: str) -> list[tuple[str, str]]:
+    """The sentences of a generated `text` that are the stand-in's training text, with their kind.
+
+    For labelling what a model recited: beam search and greedy decoding often settle on a
+    sentence the model saw many times, and a page should say so rather than present it as new.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"training_sentences takes a string, got {type(text).__name__}")
+    # a recited sentence, not a fragment: two words such as "And the" open verses but recite nothing
+    pieces = [p.strip() for p in re.split(r"(?<=[.!?])\s+", text) if len(p.split()) >= MIN_WORDS]
+    return [(p, kind) for p in pieces if (kind := trained_phrasing(p))]
