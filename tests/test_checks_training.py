@@ -34,8 +34,9 @@ def test_next_token_loss():
     )
 
 
-def test_lr_schedule():
+def test_lr_schedule(capsys):
     chk.check_lr_schedule(lr_at)
+    assert "convention" not in capsys.readouterr().out
 
     def from_zero(step, cfg):
         return cfg.lr * step / cfg.warmup_steps if step < cfg.warmup_steps else lr_at(step, cfg)
@@ -58,7 +59,18 @@ def test_lr_schedule():
         progress = step / cfg.steps
         return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
-    rejects(chk.check_lr_schedule, from_zero, "starts at 0")
+    chk.check_lr_schedule(from_zero)  # another convention, not a mistake: accepted, with a note
+    out = capsys.readouterr().out
+    assert "common convention" in out and "passed" in out
+
+    def from_zero_to_zero(step, cfg):  # the other convention does not hide a mistake after it
+        return cfg.lr * step / cfg.warmup_steps if step < cfg.warmup_steps else to_zero(step, cfg)
+
+    def off_by_one_division(step, cfg):
+        return cfg.lr * (step + 1) / (cfg.warmup_steps + 1) if step < cfg.warmup_steps else lr_at(step, cfg)
+
+    rejects(chk.check_lr_schedule, from_zero_to_zero, "decays to 0")
+    rejects(chk.check_lr_schedule, off_by_one_division, "warmup_steps + 1")
     rejects(chk.check_lr_schedule, to_zero, "decays to 0")
     rejects(chk.check_lr_schedule, linear, "linear decay")
     rejects(chk.check_lr_schedule, whole_span, "after the warm-up")

@@ -85,13 +85,25 @@ def _cosine(
     return cfg.lr * (floor + (1 - floor) * shape)
 
 
+def _warm(step: int, cfg: TrainingConfig, from_zero: bool) -> float:
+    """The warm-up line: (step + 1) / warmup_steps (the course's), or step / warmup_steps."""
+    return cfg.lr * (step if from_zero else step + 1) / cfg.warmup_steps
+
+
 def check_lr_schedule(fn: Callable[[int, TrainingConfig], float]) -> None:
-    """`fn(step, cfg)`: linear warm-up to cfg.lr over cfg.warmup_steps, then cosine decay to cfg.lr * cfg.min_lr_ratio."""
+    """`fn(step, cfg)`: linear warm-up to cfg.lr over cfg.warmup_steps, then cosine decay to cfg.lr * cfg.min_lr_ratio.
+
+    Two warm-up conventions are in use and both pass: the course's `(step + 1) / warmup_steps`
+    (the first step already moves the weights; the warm-up ends at lr) and `step / warmup_steps`
+    (step 0 at lr 0, as several libraries' linear warm-ups are written). The checker recognises
+    which one the learner wrote, says so, and checks the rest of the schedule with it.
+    """
     configs = [
         TrainingConfig(steps=100, lr=1e-3, warmup_steps=10, min_lr_ratio=0.1),
         TrainingConfig(steps=57, lr=3e-4, warmup_steps=5, min_lr_ratio=0.0),
         TrainingConfig(steps=40, lr=2e-3, warmup_steps=0, min_lr_ratio=0.25),
     ]
+    from_zero_seen = False
     for cfg in configs:
         steps = list(range(cfg.steps))
         got = []
@@ -103,23 +115,26 @@ def check_lr_schedule(fn: Callable[[int, TrainingConfig], float]) -> None:
                 raise CheckFailure(f"lr_schedule(step={s}, cfg) returned {type(value).__name__}; return a float.")
             got.append(float(value))
         actual = torch.tensor(got, dtype=torch.float64)
-        expected = torch.tensor([lr_at(s, cfg) for s in steps], dtype=torch.float64)
         w = cfg.warmup_steps
+        # which warm-up convention did the learner write? (step 0 at exactly 0 means step / warmup_steps)
+        from_zero = bool(w) and abs(got[0]) <= 1e-12
+        from_zero_seen |= from_zero
+
+        def sched(s: int, **kw) -> float:
+            return _warm(s, cfg, from_zero) if s < w else _cosine(s, cfg, **kw)
+
+        expected = torch.tensor([sched(s) for s in steps], dtype=torch.float64)
         variants = [
             (
-                [cfg.lr * s / w if s < w else lr_at(s, cfg) for s in steps] if w else None,
-                "your warm-up starts at 0 (step / warmup_steps), wasting step 0; use (step + 1) / warmup_steps so the warm-up ends at lr.",
-            ),
-            (
-                [_cosine(s, cfg, floor=0.0) for s in steps] if cfg.min_lr_ratio else None,
+                [sched(s, floor=0.0) for s in steps] if cfg.min_lr_ratio else None,
                 "the cosine decays to 0; it should end at lr * min_lr_ratio: lr * (min_lr_ratio + (1 - min_lr_ratio) * cosine).",
             ),
             (
-                [_cosine(s, cfg, whole_run=True) for s in steps] if w else None,
+                [sched(s, whole_run=True) for s in steps] if w else None,
                 "the decay runs over all cfg.steps; it should start after the warm-up: progress = (step - warmup_steps) / (steps - warmup_steps).",
             ),
             (
-                [_cosine(s, cfg, linear=True) for s in steps],
+                [sched(s, linear=True) for s in steps],
                 "that is a linear decay; use the cosine: 0.5 * (1 + cos(pi * progress)).",
             ),
             (
@@ -130,10 +145,15 @@ def check_lr_schedule(fn: Callable[[int, TrainingConfig], float]) -> None:
                         + (1 - cfg.min_lr_ratio) * math.cos(math.pi * min(1.0, (s - w) / max(1, cfg.steps - w)))
                     )
                     if s >= w
-                    else lr_at(s, cfg)
+                    else _warm(s, cfg, from_zero)
                     for s in steps
                 ],
                 "cos(pi * progress) goes from 1 to -1; rescale it to go from 1 to 0: 0.5 * (1 + cos(pi * progress)).",
+            ),
+            (
+                [cfg.lr * (s + 1) / (w + 1) if s < w else _cosine(s, cfg) for s in steps] if w else None,
+                "your warm-up divides by warmup_steps + 1, so it never reaches lr before the decay starts; "
+                "divide by warmup_steps.",
             ),
         ]
         diag = [
@@ -146,7 +166,15 @@ def check_lr_schedule(fn: Callable[[int, TrainingConfig], float]) -> None:
             diagnoses=diag,
             atol=1e-10,
             rtol=1e-6,
-            hint="for step < warmup_steps: lr * (step + 1) / warmup_steps; after: progress = (step - warmup_steps) / (steps - warmup_steps), lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + cos(pi * progress))).",
+            hint="for step < warmup_steps: lr * (step + 1) / warmup_steps (or lr * step / warmup_steps); after: "
+            "progress = (step - warmup_steps) / (steps - warmup_steps), "
+            "lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + cos(pi * progress))).",
+        )
+    if from_zero_seen:
+        print(
+            "Note: your warm-up is lr * step / warmup_steps (step 0 at lr 0). That is a common convention, "
+            "not a mistake; this page uses lr * (step + 1) / warmup_steps, so that step 0 already trains "
+            "and the warm-up's last step reaches lr."
         )
     passed("lr_schedule")
 
