@@ -123,7 +123,8 @@ def check_lr_schedule(fn: Callable[[int, TrainingConfig], float]) -> None:
         def sched(s: int, **kw) -> float:
             return _warm(s, cfg, from_zero) if s < w else _cosine(s, cfg, **kw)
 
-        expected = torch.tensor([sched(s) for s in steps], dtype=torch.float64)
+        # the course's reference, lr_at; with the other warm-up convention, its warm-up replaced
+        expected = torch.tensor([sched(s) if from_zero else lr_at(s, cfg) for s in steps], dtype=torch.float64)
         variants = [
             (
                 [sched(s, floor=0.0) for s in steps] if cfg.min_lr_ratio else None,
