@@ -187,3 +187,16 @@ def test_loss_increase_ablating():
     rejects(chk.check_loss_increase_ablating, dict_of_hooks, "one head per layer")
     rejects(chk.check_loss_increase_ablating, no_clean, "subtract the clean loss")
     rejects(chk.check_loss_increase_ablating, first_only, "first head")
+
+
+def test_readable_tokens():
+    from micourse.interp.findings import readable_tokens
+
+    chk.check_readable_tokens(readable_tokens)
+    rejects(chk.check_readable_tokens, lambda W, lo, hi: readable_tokens(W, lo, hi) - lo, "from `low`")
+    rejects(
+        chk.check_readable_tokens, lambda W, lo, hi: torch.nonzero(W[lo:hi].mean(-1) != 0)[:, 0] + lo, "sum (or mean)"
+    )
+    rejects(chk.check_readable_tokens, lambda W, lo, hi: torch.arange(lo, hi), "every id")
+    rejects(chk.check_readable_tokens, lambda W, lo, hi: W[lo:hi].norm(dim=-1) > 0, "boolean mask")
+    rejects(chk.check_readable_tokens, lambda W, lo, hi: torch.nonzero(W[lo:hi].norm(dim=-1) == 0)[:, 0] + lo, "ZERO")

@@ -354,3 +354,51 @@ def check_loss_increase_ablating(fn: Callable) -> None:
             hint="fwd_hooks = [(f'blocks.{layer}.attn.hook_z', partial(ablate, head=head)) for layer, head in heads]; one run_with_hooks with all of them, then subtract the clean loss.",
         )
     passed("loss_increase_ablating")
+
+
+@one_thread
+def check_readable_tokens(fn: Callable) -> None:
+    """`fn(W_E, low, high)` -> the ids in [low, high) whose embedding is not all zeros."""
+    g = torch.Generator().manual_seed(5)
+    for d_vocab, d_model, low, high in [(40, 6, 5, 30), (25, 4, 0, 25), (60, 8, 10, 50)]:
+        W_E = torch.randn(d_vocab, d_model, generator=g)
+        W_E -= W_E.mean(-1, keepdim=True)  # centred, as processed weights are: every row sums to zero
+        W_E[torch.rand(d_vocab, generator=g) < 0.5] = 0.0  # untrained ids
+        W_E[0] = 0.0
+        out = call(fn, "readable_tokens", W_E.clone(), low, high)
+        expected = ref_findings.readable_tokens(W_E, low, high)
+        if isinstance(out, torch.Tensor) and out.dtype == torch.bool:
+            raise CheckFailure(
+                f"readable_tokens returned a boolean mask of shape {tuple(out.shape)}; return the ids themselves (torch.nonzero, plus low)."
+            )
+        if isinstance(out, torch.Tensor) and out.is_floating_point():
+            raise CheckFailure("readable_tokens returned floats; token ids are integers.")
+        compare(
+            out,
+            expected,
+            what=f"readable_tokens(W_E of shape {tuple(W_E.shape)}, low={low}, high={high})",
+            mistakes=[
+                (
+                    lambda: expected - low,
+                    "your ids are counted from `low`, not from 0: add `low` back after slicing W_E[low:high].",
+                ),
+                (
+                    lambda: torch.nonzero(W_E[low:high].sum(-1) != 0)[:, 0] + low,
+                    "you tested the sum (or mean) of each row: processed embeddings are centred, so every row sums to zero. Test the norm.",
+                ),
+                (
+                    lambda: torch.arange(low, high),
+                    "you kept every id in [low, high): drop those whose embedding is all zeros.",
+                ),
+                (
+                    lambda: torch.nonzero(W_E.norm(dim=-1) > 0)[:, 0],
+                    "you searched the whole vocabulary; keep only ids in [low, high).",
+                ),
+                (
+                    lambda: torch.nonzero(W_E[low:high].norm(dim=-1) == 0)[:, 0] + low,
+                    "those are the ids with ZERO embeddings, the ones the model cannot read.",
+                ),
+            ],
+            hint="W_E[low:high].norm(dim=-1) > 0 marks the rows with a trained embedding; torch.nonzero(...)[:, 0] + low turns the mask into ids.",
+        )
+    passed("readable_tokens")

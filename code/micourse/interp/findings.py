@@ -100,3 +100,14 @@ def loss_increase_ablating(
     """
     hooks = [(f"blocks.{layer}.attn.hook_z", partial(ablate, head=head)) for layer, head in heads]
     return ablation.loss(model, tokens, hooks) - ablation.loss(model, tokens)
+
+
+def readable_tokens(W_E: Float[Tensor, "d_vocab d_model"], low: int, high: int) -> Int[Tensor, " n"]:
+    """Ids in [low, high) whose embedding row is not all zeros: the tokens a model can tell apart.
+
+    A row of zeros is what an embedding keeps when training never saw its token. Test the norm, not
+    the sum: processed weights are centred, so every row sums to zero, trained or not.
+    """
+    if not 0 <= low < high <= W_E.shape[0]:
+        raise ValueError(f"Need 0 <= low < high <= d_vocab = {W_E.shape[0]}; got [{low}, {high}).")
+    return torch.nonzero(W_E[low:high].norm(dim=-1) > 0)[:, 0] + low
