@@ -76,3 +76,50 @@ def load(path: str | Path | None = None, device: str | torch.device | None = Non
     model.micourse_meta = meta
     model.micourse_info = f"grokking (p = {cfg['d_vocab_out']}), trained by the course: {path.name}"
     return model
+
+
+def load_checkpoints(path: str | Path | None = None) -> dict:
+    """The training run's checkpoints file: progress measures, loss curves and float16 snapshots.
+
+    Returns a dict with `cfg`, `meta` (snapshot steps, key frequencies, the command), `measures`
+    (`step`, `train_loss`, `test_loss`, `test_accuracy`, `excluded_loss_train`,
+    `restricted_loss_test`, `weight_norm_sq`, `embed_freq_norms`: one entry per measured step),
+    `curves` (the training loss at every step, the held-out loss every `test_every` steps) and
+    `snapshots` ({step: state dict}, float32).
+    """
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(CHECKPOINTS_PATH if path is None else path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"No grokking checkpoints at {path}. Train them with `python -m micourse.toys.grokking.train`."
+        )
+    with safe_open(str(path), framework="pt") as f:
+        md = f.metadata()
+    raw = load_file(str(path))
+    out: dict = {"cfg": json.loads(md["cfg"]), "meta": json.loads(md["meta"]), "measures": {}, "curves": {}}
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in raw.items():
+        kind, _, rest = key.partition(".")
+        if kind == "measure":
+            out["measures"][rest] = value
+        elif kind == "curve":
+            out["curves"][rest] = value
+        elif kind == "snapshot":
+            step, _, name = rest.partition(".")
+            snapshots.setdefault(int(step), {})[name] = value.float()
+    out["snapshots"] = dict(sorted(snapshots.items()))
+    return out
+
+
+def model_at(checkpoints: dict, step: int, device: str | torch.device | None = None):
+    """The model as it was at `step` (one of `checkpoints['snapshots']`)."""
+    if step not in checkpoints["snapshots"]:
+        raise KeyError(f"No snapshot at step {step}; the stored steps are {list(checkpoints['snapshots'])}.")
+    model = build(checkpoints["cfg"], device)
+    model.load_state_dict(checkpoints["snapshots"][step], strict=False)
+    model.eval()
+    return model
