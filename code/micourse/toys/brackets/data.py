@@ -28,8 +28,8 @@ from torch import Tensor
 KINDS: tuple[str, ...] = ("balanced", "total", "negative", "both")
 """The four kinds of string, in the order every table and scorecard uses."""
 
-PROPORTIONS: dict[str, float] = {"balanced": 0.5, "total": 0.2, "negative": 0.2, "both": 0.1}
-"""The share of each kind in a generated batch: half balanced, so "unbalanced" is no default."""
+PROPORTIONS: dict[str, float] = {"balanced": 0.4, "total": 0.2, "negative": 0.3, "both": 0.1}
+"""The share of each kind in a batch: 40% balanced, and most weight on the hardest failure, "negative"."""
 
 MIN_LEN, MAX_LEN = 2, 40
 VOCAB: dict[str, int] = {"[start]": 0, "[pad]": 1, "[end]": 2, "(": 3, ")": 4}

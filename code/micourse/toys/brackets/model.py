@@ -36,6 +36,7 @@ CFG: dict = {
     "d_vocab_out": 2,
     "n_ctx": N_CTX,
     "seed": 0,
+    "use_hook_tokens": True,  # the pad mask reads the tokens here
     "default_prepend_bos": False,
     "device": "cpu",
 }
