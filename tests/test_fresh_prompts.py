@@ -26,6 +26,9 @@ ALLOWED = {
         "In the beginning": "greedy demo; describe_prompt labels it training text on the page",
         "The capital city of France is": "the trained wording, shown as such by describe_prompt",
     },
+    "chapters/01-transformers/03-clean-gpt2.md": {
+        "The capital city of France is": "the trained wording, shown as such by describe_prompt",
+    },
     "chapters/01-transformers/04-training.md": {
         "And God said": "samples of the page's own model; the page counts it in that model's training text",
     },
