@@ -4,7 +4,9 @@ A page that asks the stand-in to complete one of its own training sentences lear
 what it generalises, and must not present the result as if it were a fresh prompt. This module
 answers the question for any text: it matches the text against every synthetic template (facts,
 sentiment pairs, plain sentences, name lists, the IOI grammar) and against the King James
-training text, as a whole or as the beginning of a sentence. tests/test_fresh_prompts.py runs it
+training text, as a whole or as the beginning of a sentence. A short text (under MIN_WORDS
+words) matches no template, but counts as training text when a King James sentence begins with
+exactly it ("In the beginning", "And God said,"): an exact match, whatever its length. tests/test_fresh_prompts.py runs it
 over every string in every page's code, so a contributor hears about it before a reader does.
 """
 
