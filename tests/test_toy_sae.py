@@ -92,6 +92,7 @@ def test_resample_revives_only_dead_latents():
         ts.resample_dead(sae, h, dead[0], None)
 
 
+@pytest.mark.slow
 def test_training_with_resampling_reduces_dead_latents():
     """On a 5-in-2 toy (hand-made pentagon), an untied SAE loses latents; resampling brings them back."""
     import math
