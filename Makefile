@@ -32,7 +32,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export MPLBACKEND := Agg
 
 .PHONY: help setup setup-browser site notebooks serve test test-unit test-notebooks \
-        test-exercises test-browser test-rehearsal lint-workflows clean clean-cache
+        test-exercises test-solutions test-browser test-rehearsal lint-workflows clean clean-cache
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -57,22 +57,25 @@ serve: site  ## build, then serve the site locally
 	@echo ""
 	$(PY) -m http.server $(PORT) --bind $(HOST) --directory $(SITE)
 
-# Each stage prints how long it took ("[time] ..."), so a slow stage is easy to spot.
+# Each stage prints how long it took ("[time] ..."), so a slow stage is easy to spot. Every page
+# executes once per world: offline in the site build, online in the rehearsal (pages that touch
+# neither the hub nor a stand-in run the same code in both, so the rehearsal skips them and says
+# so). The exercises notebooks are proven by reading them (coursebuild.stubflow), not by a third
+# execution; `make test-exercises` still executes them all. The last line of output is a table of
+# every page's execution time in each world, slowest first.
 test: setup-browser  ## run every check; exits non-zero on any failure
 	TIMEFORMAT='[time] %0R s  unit tests'; time $(MAKE) --no-print-directory test-unit
-	TIMEFORMAT='[time] %0R s  site build'; time $(MAKE) --no-print-directory site BUILD_ARGS="--strict-toc $(BUILD_ARGS)"
+	TIMEFORMAT='[time] %0R s  site build (every page, offline)'; time $(MAKE) --no-print-directory site BUILD_ARGS="--strict-toc $(BUILD_ARGS)"
 	TIMEFORMAT='[time] %0R s  notebooks'; time $(MAKE) --no-print-directory notebooks
-	TIMEFORMAT='[time] %0R s  solutions, exercises, browser'; time $(MAKE) --no-print-directory test-notebooks
+	TIMEFORMAT='[time] %0R s  exercises notebooks (read), browser'; time $(MAKE) --no-print-directory test-notebooks
 	TIMEFORMAT='[time] %0R s  online rehearsal'; time $(MAKE) --no-print-directory test-rehearsal
+	@$(PY) scripts/page_worlds.py times
 
 test-unit: setup lint  ## ruff, then the unit tests of the package, the checkers and the tooling
 	$(NICE) $(PY) -m pytest tests \
 	    --ignore=tests/test_notebooks_run.py --ignore=tests/test_site_browser.py \
 	    --ignore=tests/test_plan_tracker.py $(PYTEST_ARGS)
 
-# One pytest run, so that its closing line counts everything that needs the built site:
-# every solutions notebook (nbmake, must pass), every exercises notebook (may fail only at
-# its stubs) and every page in headless Chromium.
 lint: setup  ## ruff: lint and formatting (configured in pyproject.toml); `make format` fixes both
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -81,27 +84,35 @@ format: setup  ## apply ruff's fixes and formatting
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+# One pytest run, so that its closing line counts everything that needs the built site: every
+# exercises notebook read for failures outside its stubs (and checked against its solutions
+# notebook), the notebooks the tests use are the published ones, every page in headless Chromium.
 test-notebooks: export MICOURSE_REQUIRE_SITE := 1
-test-notebooks:  ## (needs `make site notebooks`) solutions via nbmake, exercises, browser tests
-	@sols=( $$(find $(NOTEBOOKS) -name '*-solutions.ipynb' 2>/dev/null | sort) ); \
-	if [ $${#sols[@]} -eq 0 ]; then echo "no solutions notebook under $(NOTEBOOKS): run 'make notebooks'" >&2; exit 1; fi; \
-	echo "[test] $${#sols[@]} solutions notebooks, the exercises notebooks, the browser tests"; \
-	$(NICE) $(PY) -m pytest --nbmake --nbmake-timeout=$(NB_TIMEOUT) -p no:cacheprovider \
-	    "$${sols[@]}" tests/test_notebooks_run.py tests/test_site_browser.py tests/test_plan_tracker.py $(PYTEST_ARGS)
+test-notebooks:  ## (needs `make site notebooks`) exercises notebooks (read, not run), browser tests
+	$(NICE) $(PY) -m pytest -p no:cacheprovider tests/test_exercises_static.py tests/test_notebooks_run.py \
+	    tests/test_site_browser.py tests/test_plan_tracker.py $(PYTEST_ARGS)
 
 # The online path (Colab, GitHub Actions) rehearsed here: scripts/rehearsal_hub.py serves the
 # stand-ins under the real repository names through HF_ENDPOINT, so every solutions notebook
-# loads its models with HookedTransformer.from_pretrained, as on Colab. Nothing built in this
-# mode is published.
-test-rehearsal:  ## (needs `make notebooks`) every solutions notebook through the online path, against a local stand-in for the hub
-	@sols=( $$(find $(NOTEBOOKS) -name '*-solutions.ipynb' 2>/dev/null | sort) ); \
-	if [ $${#sols[@]} -eq 0 ]; then echo "no solutions notebook under $(NOTEBOOKS): run 'make notebooks'" >&2; exit 1; fi; \
+# that may behave differently online loads its models with HookedTransformer.from_pretrained,
+# as on Colab (scripts/page_worlds.py decides which; REHEARSE_ALL=1 runs every page). Nothing
+# built in this mode is published.
+REHEARSE_ALL ?=
+test-rehearsal:  ## (needs `make notebooks`) solutions notebooks through the online path, against a local stand-in for the hub
+	@sols=( $$($(PY) scripts/page_worlds.py rehearse $(if $(REHEARSE_ALL),--all) --notebooks $(NOTEBOOKS)) ); \
+	if [ $${#sols[@]} -eq 0 ]; then echo "no solutions notebook to rehearse under $(NOTEBOOKS): run 'make notebooks'" >&2; exit 1; fi; \
 	echo "[test] $${#sols[@]} solutions notebooks through the online path (rehearsal hub)"; \
+	sed 's/^/[test] rehearsal skips /' $(BUILD)/rehearsal-skipped.txt; \
 	$(NICE) $(PY) scripts/rehearsal_hub.py run -- $(PY) -m pytest --nbmake --nbmake-timeout=$(NB_TIMEOUT) \
-	    -p no:cacheprovider "$${sols[@]}" $(PYTEST_ARGS)
+	    -p no:cacheprovider --junitxml=$(BUILD)/rehearsal-junit.xml "$${sols[@]}" $(PYTEST_ARGS)
 
-test-exercises:  ## (needs `make notebooks`) only the exercises notebooks
+test-exercises: export MICOURSE_EXECUTE_EXERCISES := 1
+test-exercises:  ## (needs `make notebooks`) execute every exercises notebook: it may fail only at its stubs
 	$(NICE) $(PY) -m pytest tests/test_notebooks_run.py $(PYTEST_ARGS)
+
+test-solutions:  ## (needs `make notebooks`) every solutions notebook offline through nbmake (the site build runs the same code)
+	$(NICE) $(PY) -m pytest --nbmake --nbmake-timeout=$(NB_TIMEOUT) -p no:cacheprovider \
+	    $$(find $(NOTEBOOKS) -name '*-solutions.ipynb' | sort) $(PYTEST_ARGS)
 
 test-browser: setup-browser  ## (needs `make site`) only the browser tests
 	$(PY) -m pytest tests/test_site_browser.py tests/test_plan_tracker.py $(PYTEST_ARGS)

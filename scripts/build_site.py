@@ -229,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.clean and BUILD.exists():
             shutil.rmtree(BUILD)
         note_package_changes(args.clean_cache)
+        BUILD.mkdir(parents=True, exist_ok=True)
+        (BUILD / "site-build-started").touch()  # scripts/page_worlds.py: which pages this build executed
         toc, skipped = effective_toc(args.strict_toc, args.skip)
         status = build(toc, ["--all"] if args.all else [], skipped)
         print(f"\njupyter-book finished with status {status} in {time.monotonic() - start:.1f} s")

@@ -126,7 +126,9 @@ def test_makefile_test_target_runs_every_stage():
         "setup_env.sh --browser",
         "build_site.py",
         "--nbmake",
-        "test_notebooks_run.py",
+        "rehearsal_hub.py run",
+        "test_exercises_static.py",
         "test_site_browser.py",
+        "page_worlds.py times",
     ):
         assert stage in dry.stdout, f"`make test` no longer runs {stage}"

@@ -123,7 +123,7 @@ _ENTRIES: list[ModelEntry] = [
             layout="hf-gpt2",
             real_cfg=dict(n_layers=12, d_model=768, n_heads=12, d_head=64, d_mlp=3072, n_ctx=1024, **_GPT2_VOCAB),
         ),
-        scorecard="micourse.standins.scorecard:gpt2_small_card",
+        scorecard="micourse.model_cards:gpt2_small_card",
     ),
     ModelEntry(
         name="attn-only-2l",
@@ -164,7 +164,7 @@ _ENTRIES: list[ModelEntry] = [
                 normalization_type="LN",
             ),
         ),
-        scorecard="micourse.standins.scorecard:attn_only_card",
+        scorecard="micourse.model_cards:attn_only_card",
     ),
 ]
 
