@@ -16,10 +16,12 @@ def test_pairs_and_labels():
     assert (data.labels(tokens, 5) == (tokens[:, 0] + tokens[:, 1]) % 5).all()
 
 
-def test_split_is_seeded_disjoint_and_30_percent():
+def test_split_is_seeded_disjoint_and_sized():
     tr, te = data.split()
-    assert len(tr) == round(0.3 * 113**2) and len(tr) + len(te) == 113**2
-    assert len(set(tr.tolist()) | set(te.tolist())) == 113**2
+    n = data.P**2
+    assert len(tr) == round(data.TRAIN_FRACTION * n) and len(tr) + len(te) == n
+    assert len(set(tr.tolist()) | set(te.tolist())) == n
+    assert len(data.split(113, 0.3)[0]) == round(0.3 * 113**2)  # Nanda et al.'s split, for comparison
     tr2, _ = data.split()
     assert torch.equal(tr, tr2)
     assert not torch.equal(tr, data.split(seed=1)[0])

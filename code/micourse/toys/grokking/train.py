@@ -11,6 +11,13 @@ and the query at "=" depend on the token alone, so they are tables of p rows. Co
 is the same function as `model(tokens)[:, -1]` (checked at start-up) at about a fifth of the cost,
 which is what makes the run fit a 2-core CPU.
 
+Why p = 71 and half the pairs (data.P, data.TRAIN_FRACTION), not Nanda et al.'s p = 113 and 30%:
+measured on the shared 2-core machine with about 6-12 other busy processes, one thread, this
+forward: 0.21-0.45 s a step at p = 113 (TransformerLens's own forward: 1.27 s on one thread, 2.18 s
+on two). p = 113 with 30% generalises near step 10-12k (a 25-minute run on the idle machine,
+STACK-NOTES.md), i.e. 40-80 minutes here, over the time the session that trained the shipped
+model had left. p = 71 with 50% costs about 0.15-0.35 s a step and generalised by step 1,000.
+
 Writes `weights/grokking.safetensors` (the final model, float16, with the run's metadata: time,
 seed, threads, steps, command, scorecard, downsampled loss curves) and
 `weights/grokking-checkpoints.safetensors` (a few float16 snapshots for the "during training"
@@ -35,7 +42,7 @@ from micourse.toys.grokking.data import SPLIT_SEED, TRAIN_FRACTION, P, dataset
 from micourse.toys.grokking.model import CHECKPOINTS_PATH, WEIGHTS_PATH, build, cfg_for
 
 # ---- settings -------------------------------------------------------------------------------
-STEPS = 13_000
+STEPS = 6_000
 LR = 1e-3
 WEIGHT_DECAY = 1.0
 BETAS = (0.9, 0.98)
@@ -178,6 +185,7 @@ def train(
     return {
         "model": model,
         "cfg": cfg,
+        "fraction": fraction,
         "data": data,
         "train_losses": train_losses,
         "test_losses": test_losses,
@@ -230,7 +238,7 @@ def save(run: dict, result: dict, out: Path, checkpoints_out: Path, command: str
     meta = {
         "what": "grokking: 1-layer transformer on (a + b) mod p, trained by micourse.toys.grokking.train",
         "p": run["cfg"]["d_vocab_out"],
-        "train_fraction": TRAIN_FRACTION,
+        "train_fraction": run["fraction"],
         "split_seed": SPLIT_SEED,
         "seed": seed,
         "threads": threads,
@@ -280,6 +288,7 @@ def save(run: dict, result: dict, out: Path, checkpoints_out: Path, command: str
         "meta": json.dumps(
             {
                 "snapshot_steps": kept,
+                "train_fraction": run["fraction"],
                 "key_frequencies": result["key_freqs"],
                 "snapshot_every": SNAPSHOT_EVERY,
                 "test_every": TEST_EVERY,
@@ -297,11 +306,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument("--seed", type=int, default=MODEL_SEED)
+    parser.add_argument("--fraction", type=float, default=TRAIN_FRACTION)
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
     parser.add_argument("--checkpoints-out", type=Path, default=CHECKPOINTS_PATH)
     args = parser.parse_args(argv)
     command = "python -m micourse.toys.grokking.train " + " ".join(sys.argv[1:] if argv is None else argv)
-    run = train(args.p, args.steps, args.threads, args.seed)
+    run = train(args.p, args.steps, args.threads, args.seed, fraction=args.fraction)
     result = analyse(run)
     save(run, result, args.out, args.checkpoints_out, command.strip(), args.threads, args.seed)
     print(json.dumps(result["scorecard"], indent=1))
