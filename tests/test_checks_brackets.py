@@ -105,3 +105,181 @@ def test_accuracy_per_kind():
     rejects(chk.check_accuracy_per_kind, share, "predicted balanced")
     rejects(chk.check_accuracy_per_kind, overall, "overall")
     rejects(chk.check_accuracy_per_kind, count, "count")
+
+
+def test_post_ln_unbalanced_dir(model):
+    chk.check_post_ln_unbalanced_dir(analysis.unbalanced_direction, model)
+    rejects(chk.check_post_ln_unbalanced_dir, lambda m: m.W_U[:, 1] - m.W_U[:, 0], "reversed", args=(model,))
+    rejects(chk.check_post_ln_unbalanced_dir, lambda m: m.W_U[:, 0], "single column", args=(model,))
+    rejects(chk.check_post_ln_unbalanced_dir, lambda m: m.W_U, "all of W_U", args=(model,))
+
+
+def test_fit_layernorm():
+    chk.check_fit_layernorm(analysis.fit_final_ln)
+
+    def no_bias(x, y):
+        return torch.linalg.lstsq(x, y).solution, torch.zeros(x.shape[1])
+
+    def transposed(x, y):
+        L, b = analysis.fit_final_ln(x, y)
+        return L.T, b
+
+    def backwards(x, y):
+        return analysis.fit_final_ln(y, x)
+
+    rejects(chk.check_fit_layernorm, no_bias, "without a bias")
+    rejects(chk.check_fit_layernorm, transposed, "transposed")
+    rejects(chk.check_fit_layernorm, backwards, "wrong way round")
+
+
+def test_pre_ln_dir():
+    chk.check_pre_ln_dir(analysis.pre_ln_direction)
+    rejects(chk.check_pre_ln_dir, lambda L, p: L.T @ p, "L.T")
+    rejects(chk.check_pre_ln_dir, lambda L, p: torch.linalg.pinv(L) @ p, "inverse")
+    rejects(chk.check_pre_ln_dir, lambda L, p: p, "unchanged")
+
+
+def test_head_contributions():
+    def ref(z, W_O, v):
+        return torch.einsum("bhd,hdm->hbm", z, W_O) @ v
+
+    chk.check_head_contributions(ref)
+    rejects(chk.check_head_contributions, lambda z, W, v: ref(z, W, v).T, "(batch, head)")
+    rejects(chk.check_head_contributions, lambda z, W, v: ref(z, W, v).sum(0), "summed over heads")
+    rejects(chk.check_head_contributions, lambda z, W, v: z.sum(-1).T, "Multiply z by W_O")
+
+
+def test_start_ablation(model):
+    def ref(head, reference):
+        def hook(z, hook):
+            z = z.clone()
+            z[:, 0, head] = reference
+            return z
+
+        return hook
+
+    def every_position(head, reference):
+        def hook(z, hook):
+            z = z.clone()
+            z[:, :, head] = reference
+            return z
+
+        return hook
+
+    def in_place(head, reference):
+        def hook(z, hook):
+            z[:, 0, head] = reference
+
+        return hook
+
+    def every_head(head, reference):
+        def hook(z, hook):
+            z = z.clone()
+            z[:, 0] = reference
+            return z
+
+        return hook
+
+    chk.check_start_ablation(ref, model)
+    rejects(chk.check_start_ablation, every_position, "every position", args=(model,))
+    rejects(chk.check_start_ablation, in_place, "in place", args=(model,))
+    rejects(chk.check_start_ablation, every_head, "every head", args=(model,))
+
+
+def test_name_components():
+    table = {
+        "0.0": {"balanced": 0.5, "total": 0.2, "negative": 0.3, "both": 0.6},
+        "1.0": {"balanced": 1.0, "total": 0.1, "negative": 0.97, "both": 0.99},
+        "1.1": {"balanced": 1.0, "total": 0.6, "negative": 0.5, "both": 0.99},
+        "2.1": {"balanced": 0.99, "total": 0.99, "negative": 0.05, "both": 0.98},
+        "mlp2": {"balanced": 1.0, "total": 0.97, "negative": 0.6, "both": 0.98},
+    }
+    chk.check_name_components(lambda t: ("1.0", "2.1"), table)
+    rejects(chk.check_name_components, lambda t: ("2.1", "1.0"), "swapped", args=(table,))
+    rejects(chk.check_name_components, lambda t: ("0.0", "2.1"), "balanced strings too", args=(table,))
+    rejects(chk.check_name_components, lambda t: ("1.1", "2.1"), "also loses", args=(table,))
+    rejects(chk.check_name_components, lambda t: ("1.0", "mlp2"), "far more", args=(table,))
+    rejects(chk.check_name_components, lambda t: ("L1H0", "2.1"), "not a component", args=(table,))
+
+
+def test_uniformity():
+    chk.check_uniformity(analysis.uniformity_score)
+
+    def all_queries(p, toks):
+        real = toks != data.PAD
+        u = real.float() / real.sum(-1, keepdim=True)
+        return 1 - (0.5 * (p - u[:, None, None, :]).abs().sum(-1)).mean((0, 2))
+
+    def over_all_keys(p, toks):
+        real = toks != data.PAD
+        u = torch.full_like(p, 1 / p.shape[-1])
+        tv = 0.5 * (p - u).abs().sum(-1)
+        q = real[:, None, :].float()
+        return 1 - (tv * q).sum((0, 2)) / q.sum((0, 2))
+
+    def distance(p, toks):
+        return 1 - analysis.uniformity_score(p, toks)
+
+    rejects(chk.check_uniformity, all_queries, "non-[pad] queries")
+    rejects(chk.check_uniformity, over_all_keys, "pads included")
+    rejects(chk.check_uniformity, distance, "1 minus")
+
+
+def test_open_proportion():
+    chk.check_open_proportion(analysis.open_proportion)
+    rejects(chk.check_open_proportion, lambda t: (t == data.OPEN).sum(-1) / t.shape[1], "padded width")
+    rejects(
+        chk.check_open_proportion, lambda t: (t == data.OPEN).sum(-1) / (t != data.PAD).sum(-1), "[start] and [end]"
+    )
+    rejects(
+        chk.check_open_proportion, lambda t: (t == data.CLOSE).sum(-1) / ((t == 3) | (t == 4)).sum(-1), "share of ')'"
+    )
+
+
+def test_top_neurons():
+    chk.check_top_neurons(analysis.neurons_by_difference)
+
+    def signed(acts, flag, k):
+        return (acts[flag].mean(0) - acts[~flag].mean(0)).argsort(descending=True)[:k].tolist()
+
+    def largest(acts, flag, k):
+        return acts.mean(0).argsort(descending=True)[:k].tolist()
+
+    def ascending(acts, flag, k):
+        return analysis.neurons_by_difference(acts, flag, k)[::-1]
+
+    rejects(chk.check_top_neurons, signed, "absolute")
+    rejects(chk.check_top_neurons, largest, "difference")
+    rejects(chk.check_top_neurons, ascending, "order")
+
+
+def test_near_total():
+    chk.check_near_total(analysis.total_string)
+    rejects(chk.check_near_total, lambda n, h, rng: "(" * h + data.random_dyck(n - h, rng), "front")
+    rejects(chk.check_near_total, lambda n, h, rng: "(" * h + "()" * ((n - h) // 2), "same string")
+    rejects(
+        chk.check_near_total,
+        lambda n, h, rng: ")(" + "(" * h + data.random_dyck(n - h - 2, rng) if n >= h + 2 else "(" * n,
+        "dips",
+    )
+    rejects(
+        chk.check_near_total,
+        lambda n, h, rng: "(" * (h + 2) + data.random_dyck(n - h - 2, rng) if n >= h + 2 else "(" * n,
+        "ends at",
+    )
+
+
+def test_dip_after():
+    chk.check_dip_after(analysis.dip_string)
+    rejects(
+        chk.check_dip_after,
+        lambda n, k: analysis.dip_string(n, k + 2) if k + 2 < n else ")(" + "()" * (n // 2 - 1),
+        "dips after",
+    )
+    rejects(
+        chk.check_dip_after,
+        lambda n, k: "()" * ((k - 1) // 2) + "))((" + "()" * ((n - k - 3) // 2) if n > 3 else ")(",
+        "below zero after",
+    )
+    rejects(chk.check_dip_after, lambda n, k: "()" * (n // 2), "below zero after brackets []")
+    rejects(chk.check_dip_after, lambda n, k: ")(" * (n // 2), "below zero after")

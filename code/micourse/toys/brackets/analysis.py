@@ -13,7 +13,7 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-from micourse.toys.brackets.data import CLOSE, KINDS, OPEN, BracketData
+from micourse.toys.brackets.data import CLOSE, KINDS, OPEN, PAD, BracketData
 from micourse.toys.brackets.model import BALANCED, UNBALANCED
 
 
@@ -34,10 +34,7 @@ def kinds_from_tokens(toks: Int[Tensor, "batch pos"]) -> list[str]:
     elev = elevation(toks)
     total_bad = (elev[:, -1] != 0).tolist()
     negative_bad = (elev.min(-1).values < 0).tolist()
-    return [KINDS[int(t) + 2 * int(n)] if (t or n) else "balanced" for t, n in zip(total_bad, negative_bad)]
-
-
-# KINDS is ("balanced", "total", "negative", "both"): index 1 + 2 * 0 = "total", 0 + 2 = "negative", 3 = "both"
+    return [KINDS[int(t) + 2 * int(n)] for t, n in zip(total_bad, negative_bad)]
 
 
 def unbalanced_direction(model) -> Float[Tensor, " d_model"]:
@@ -143,3 +140,105 @@ def ablated_accuracy(model, component: str, d: BracketData, balanced_toks: Tenso
     name, hook = mean_ablation_hook(component, balanced_mean(model, component, balanced_toks))
     logits = model.run_with_hooks(d.toks, fwd_hooks=[(name, hook)])[:, 0]
     return accuracy_by_kind(logits.argmax(-1) == BALANCED, d)
+
+
+# ---- ablations at the [start] position ---------------------------------------------------------
+
+
+def start_ablation_hook(component: str, reference: Tensor) -> tuple[str, Callable]:
+    """A hook setting `component`'s output at position 0 only to `reference` (its balanced mean there).
+
+    Only the [start] position is read for the answer, so this removes what the component tells
+    the answer directly (and through later layers at [start]), leaving every other position alone.
+    """
+    name = hook_name(component)
+    head = None if component.startswith("mlp") else int(component.split(".")[1])
+
+    def hook(act, hook):
+        act = act.clone()
+        if head is None:
+            act[:, 0] = reference
+        else:
+            act[:, 0, head] = reference[head]
+        return act
+
+    return name, hook
+
+
+@torch.no_grad()
+def start_ablated_accuracy(model, component: str, d: BracketData, balanced_toks: Tensor) -> dict[str, float]:
+    """Accuracy per kind when `component`, at [start], always says what it says on balanced strings."""
+    reference = balanced_mean(model, component, balanced_toks)[0, 0]
+    name, hook = start_ablation_hook(component, reference)
+    logits = model.run_with_hooks(d.toks, fwd_hooks=[(name, hook)])[:, 0]
+    return accuracy_by_kind(logits.argmax(-1) == BALANCED, d)
+
+
+def ablation_table(model, d: BracketData, balanced_toks: Tensor) -> dict[str, dict[str, float]]:
+    """{component: accuracy per kind} for a [start]-position ablation of every head and MLP."""
+    return {c: start_ablated_accuracy(model, c, d, balanced_toks) for c in component_names(model)[1:]}
+
+
+def selectivity(acc: dict[str, float], kind: str, other: str) -> float:
+    """How cleanly an ablation hits `kind` only: accuracy lost on `kind` minus that lost on `other` and on balanced."""
+    return (1 - acc[kind]) - (1 - acc[other]) - (1 - acc["balanced"])
+
+
+def component_for(table: dict[str, dict[str, float]], kind: str) -> str:
+    """The component whose ablation removes accuracy on `kind` ("total" or "negative") and least else."""
+    other = {"total": "negative", "negative": "total"}[kind]
+    return max(table, key=lambda c: selectivity(table[c], kind, other))
+
+
+# ---- the total-elevation circuit ---------------------------------------------------------------
+
+
+def uniformity_score(
+    pattern: Float[Tensor, "batch head q k"], toks: Int[Tensor, "batch pos"]
+) -> Float[Tensor, " head"]:
+    """1 - the mean total-variation distance between each real query's attention and uniform over real keys.
+
+    "Real" means not `[pad]`. 1 is perfectly even attention over the whole string (with [start]
+    and [end]); 0 is attention entirely on keys a uniform head would give nothing to.
+    """
+    real = toks != PAD
+    n_real = real.sum(-1, keepdim=True).float()  # batch 1
+    uniform = real.float() / n_real  # batch k
+    tv = 0.5 * (pattern - uniform[:, None, None, :]).abs().sum(-1)  # batch head q
+    q_mask = real[:, None, :].float()
+    return 1 - (tv * q_mask).sum((0, 2)) / q_mask.sum((0, 2))
+
+
+def open_proportion(toks: Int[Tensor, "batch pos"]) -> Float[Tensor, " batch"]:
+    """The share of `(` among a string's brackets (1/2 exactly when the total elevation is 0)."""
+    opens = (toks == OPEN).sum(-1).float()
+    closes = (toks == CLOSE).sum(-1).float()
+    return opens / (opens + closes).clamp(min=1)
+
+
+def neurons_by_difference(acts: Float[Tensor, "batch d_mlp"], flag: Bool[Tensor, " batch"], k: int) -> list[int]:
+    """The k neurons whose mean activation differs most between flagged and unflagged strings (largest first)."""
+    gap = (acts[flag].mean(0) - acts[~flag].mean(0)).abs()
+    return gap.argsort(descending=True)[:k].tolist()
+
+
+def total_string(n: int, h: int, rng) -> str:
+    """A `total` string of length n ending at elevation h > 0 that never dips: a balanced string plus h `(`."""
+    from micourse.toys.brackets.data import random_dyck
+
+    if h <= 0 or h > n or (n - h) % 2:
+        raise ValueError(f"need 0 < h <= n and n - h even, got n={n}, h={h}")
+    s = random_dyck(n - h, rng)
+    for _ in range(h):
+        i = int(rng.integers(0, len(s) + 1))
+        s = s[:i] + "(" + s[i:]
+    return s
+
+
+def dip_string(n: int, k: int) -> str:
+    """A `negative` string of length n (even) whose one dip, to -1, comes right after bracket k (odd, 1..n-1)."""
+    if n % 2 or k % 2 == 0 or not 1 <= k <= n - 1:
+        raise ValueError(f"need n even and k odd with 1 <= k <= n - 1, got n={n}, k={k}")
+    before = "()" * ((k - 1) // 2)
+    after = "()" * ((n - k - 1) // 2)
+    return before + ")(" + after
