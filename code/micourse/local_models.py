@@ -91,6 +91,8 @@ def load_local(
         raise RuntimeError(
             f"The weights in {path} do not fit {entry.name}: missing {missing}, unexpected {unexpected}."
         )
+    if "after_load" in entry.extra:  # what a model needs beyond its weights (e.g. a padding mask's hook)
+        registry.resolve(entry.extra["after_load"])(model)
     if process_weights:  # what from_pretrained does to the real model, with its defaults
         model.process_weights_(fold_ln=True, center_writing_weights=True, center_unembed=True)
     if device.type != "cpu":  # (TransformerLens prints a line for every move, even a no-op)

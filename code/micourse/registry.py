@@ -68,7 +68,10 @@ class ModelEntry:
     scorecard: str | None = None  # "module:function": model -> {measure: value}, computed live on the models page
     weights_file: str = ""  # under WEIGHTS_DIR (default NAME.safetensors); an absolute path is used as it is
     process_weights: bool = True  # loaded as `from_pretrained` does (fold LayerNorm, centre); course models: False
-    extra: dict[str, Any] = field(default_factory=dict)  # anything an entry's own loader needs
+    # "after_load": "module:function" applied to the loaded model (course models that need a hook);
+    # "online_loader": "module:function(entry, device, process_weights=...)" for a real model that
+    # TransformerLens cannot load by name
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
