@@ -171,7 +171,7 @@ class ToyModel(nn.Module):
         self._check_features(out, "out")
         if out.shape != features.shape:
             raise ValueError(f"out {tuple(out.shape)} and features {tuple(features.shape)} differ in batch size")
-        return (self.importance * (out - features) ** 2).mean(dim=(0, 2)).sum()
+        return weighted_mse(out, features, self.importance)
 
     def per_instance_loss(
         self, out: Float[Tensor, "batch n_inst n_features"], features: Float[Tensor, "batch n_inst n_features"]
@@ -179,6 +179,28 @@ class ToyModel(nn.Module):
         """The same loss, one value per instance (for comparing instances of a sweep)."""
         self._check_features(features)
         return (self.importance * (out - features) ** 2).mean(dim=(0, 2))
+
+
+def forward_from_weights(
+    W: Float[Tensor, "n_inst d_hidden n_features"],
+    b_final: Float[Tensor, "n_inst n_features"],
+    features: Float[Tensor, "batch n_inst n_features"],
+    relu_hidden: bool = False,
+) -> Float[Tensor, "batch n_inst n_features"]:
+    """The model as a plain function of its weights: ReLU(W^T W x + b), or ReLU(W^T ReLU(W x) + b)."""
+    h = torch.einsum("ihf,bif->bih", W, features)
+    if relu_hidden:
+        h = torch.relu(h)
+    return torch.relu(torch.einsum("ihf,bih->bif", W, h) + b_final)
+
+
+def weighted_mse(
+    out: Float[Tensor, "batch n_inst n_features"],
+    features: Float[Tensor, "batch n_inst n_features"],
+    importance: Float[Tensor, "n_inst n_features"],
+) -> Float[Tensor, ""]:
+    """Importance-weighted squared error: mean over batch and features, sum over instances."""
+    return (importance * (out - features) ** 2).mean(dim=(0, 2)).sum()
 
 
 def generate_features(
