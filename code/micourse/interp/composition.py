@@ -162,3 +162,31 @@ def random_composition_baseline(
 def batched_pairs(W_A: FactoredMatrix, W_B: FactoredMatrix) -> Float[Tensor, " n"]:
     """Composition score of W_A[i] with W_B[i] for each i (pairs, not all combinations)."""
     return frobenius(W_A @ W_B) / (frobenius(W_A) * frobenius(W_B))
+
+
+def top1_through(
+    W_in: Float[Tensor, "vocab d_in"],
+    circuit: FactoredMatrix,
+    W_out: Float[Tensor, "d_out vocab"],
+    rows: Int[Tensor, " n_rows"],
+    known: Int[Tensor, " n"] | None = None,
+    batch_size: int = 512,
+) -> float:
+    """`top1_on_rows(restrict(W_in @ circuit @ W_out, known), rows)`, without the unused rows.
+
+    The left factor is only needed for the sampled rows: W_in[rows] @ circuit.A costs
+    n_rows x d_in x d_head instead of vocab x d_in x d_head, which at real size is most of the work.
+    `rows` index the known tokens (all tokens when `known` is None), as in `restrict`.
+    """
+    rows = torch.as_tensor(rows, dtype=torch.long)
+    right = circuit.B @ W_out  # d_head vocab
+    if known is not None:
+        right = right[:, known]
+    ids = rows if known is None else known[rows]
+    if rows.numel() == 0 or rows.min() < 0 or rows.max() >= right.shape[-1]:
+        raise ValueError(f"rows must be non-empty indices in [0, {right.shape[-1]}).")
+    hits = 0
+    for start in range(0, len(rows), batch_size):
+        block = (W_in[ids[start : start + batch_size]] @ circuit.A) @ right  # batch, every column
+        hits += (block.argmax(dim=-1) == rows[start : start + batch_size]).sum().item()
+    return hits / len(rows)
