@@ -106,11 +106,32 @@ def test_pad_mask_hides_pads():
     torch.testing.assert_close(full, cut, atol=1e-4, rtol=1e-4)
 
 
-def test_training_smoke(tmp_path):
+TINY = [
+    {"steps": 2, "batch": 8, "lr": 1e-3, "data_seed": 0, "proportions": dict(data.PROPORTIONS)},
+    {"steps": 2, "batch": 8, "lr": 1e-3, "data_seed": 1, "proportions": dict(data.PROPORTIONS)},
+]
+
+
+def _tensors(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_training_smoke_is_deterministic_and_resumes(tmp_path):
+    """Two 2-step phases: the same bytes twice, and the same tensors when phase 2 resumes from a saved phase 1."""
     from micourse.toys.brackets import train
 
-    out = tmp_path / "b.safetensors"
-    model, meta = train.train(steps=2, n_train=400, out=out, quiet=True, score_n=80)
-    assert out.exists() and meta["steps"] == 2 and set(meta["scorecard"]) == {"generator", "coin_flips"}
-    reloaded = load(out)
-    assert reloaded.cfg.d_model == 56
+    a, b, p1, resumed = (tmp_path / f"{n}.safetensors" for n in ("a", "b", "p1", "resumed"))
+    _, meta = train.train(TINY, n_train=200, out=a, quiet=True, score_n=80)
+    train.train(TINY, n_train=200, out=b, quiet=True, score_n=80)
+    assert meta["steps"] == 4 and set(meta["scorecard"]) == {"generator", "coin_flips"}
+    ta, tb = _tensors(a), _tensors(b)
+    assert all(torch.equal(ta[k], tb[k]) for k in ta)
+    train.train(TINY[:1], n_train=200, out=p1, quiet=True, score_n=80)
+    train.train(TINY, n_train=200, out=resumed, quiet=True, score_n=80, first_phase=p1)
+    tr = _tensors(resumed)
+    assert all(torch.equal(ta[k], tr[k]) for k in ta)
+    assert load(a).cfg.d_model == 56
+    with pytest.raises(ValueError, match="first phase"):
+        train.train(TINY, n_train=300, out=None, quiet=True, first_phase=p1)

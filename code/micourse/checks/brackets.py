@@ -535,13 +535,13 @@ def check_dip_after(fn: Callable) -> None:
             raise CheckFailure(f"dip_after({n}, {k}) = {s!r} ends at {elev[-1]}; the total must be 0.")
         below = [i + 1 for i, e in enumerate(elev) if e < 0]
         if below != [k]:
-            if below and below[0] == k + 1:
+            if len(below) == 1 and below[0] > k:
                 raise CheckFailure(
-                    f"dip_after({n}, {k}) = {s!r} dips after bracket {below[0]}: one too late (brackets count from 1)."
+                    f"dip_after({n}, {k}) = {s!r} dips after bracket {below[0]}: too late (brackets count from 1)."
                 )
-            if below and below[0] == k - 1:
+            if len(below) == 1 and below[0] < k:
                 raise CheckFailure(
-                    f"dip_after({n}, {k}) = {s!r} dips after bracket {below[0]}: one too early (brackets count from 1)."
+                    f"dip_after({n}, {k}) = {s!r} dips after bracket {below[0]}: too early (brackets count from 1)."
                 )
             raise CheckFailure(
                 f"dip_after({n}, {k}) = {s!r} is below zero after brackets {below}; it must be exactly [{k}]."

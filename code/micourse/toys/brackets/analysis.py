@@ -174,9 +174,19 @@ def start_ablated_accuracy(model, component: str, d: BracketData, balanced_toks:
     return accuracy_by_kind(logits.argmax(-1) == BALANCED, d)
 
 
-def ablation_table(model, d: BracketData, balanced_toks: Tensor) -> dict[str, dict[str, float]]:
-    """{component: accuracy per kind} for a [start]-position ablation of every head and MLP."""
-    return {c: start_ablated_accuracy(model, c, d, balanced_toks) for c in component_names(model)[1:]}
+EVERYWHERE = " (all positions)"
+
+
+def ablation_table(
+    model, d: BracketData, balanced_toks: Tensor, everywhere: bool = True
+) -> dict[str, dict[str, float]]:
+    """{ablation: accuracy per kind}: every head and MLP set to its balanced mean at [start] ("1.0"),
+    and, with `everywhere`, at every position ("1.0 (all positions)": what it feeds later layers too)."""
+    table = {c: start_ablated_accuracy(model, c, d, balanced_toks) for c in component_names(model)[1:]}
+    if everywhere:
+        for c in component_names(model)[1:]:
+            table[c + EVERYWHERE] = ablated_accuracy(model, c, d, balanced_toks)
+    return table
 
 
 def selectivity(acc: dict[str, float], kind: str, other: str) -> float:

@@ -114,12 +114,14 @@ def train(
 
         _, saved = read_metadata(Path(first_phase))
         want = {k: phases[0][k] for k in ("steps", "batch", "lr", "proportions")}
-        got = {k: saved.get(k) for k in want}
+        # a file written with --first-phase-only records its one phase; the older flat layout has the keys at the top
+        record = saved["phases"][0] if len(saved.get("phases", [])) == 1 else saved
+        got = {k: record.get(k) for k in want}
         if got != want or saved.get("seed") != SEED or saved.get("n_train") != n_train:
             raise ValueError(f"{first_phase} is not this recipe's first phase: it has {got}, the recipe says {want}.")
         model.load_state_dict(load_state(Path(first_phase), CFG["d_vocab"]), strict=False)
         todo = phases[1:]
-    for i, phase in enumerate(todo):
+    for phase in todo:
         if not quiet:
             print(f"phase {phases.index(phase) + 1}: {phase}", flush=True)
         run_phase(model, phase, n_train, quiet, t0)
