@@ -104,7 +104,7 @@ def test_pentagon_at_high_sparsity():
     """5 features in 2 dimensions at feature probability 0.02: all five kept, ~72 degrees apart."""
     torch.manual_seed(0)
     m = ToyModel(ToyConfig(n_inst=2), feature_probability=0.02, importance=1.0, seed=0)
-    losses = train_toy(m, steps=2500, batch_size=512, lr=1e-2 / 2)
+    losses = train_toy(m, steps=1500, batch_size=256, lr=5e-3)
     assert losses[-1] < losses[0]
     for i in range(2):
         w = m.W[i].detach()
