@@ -68,12 +68,9 @@ def load_local(
             f"The weights of {entry.name!r}, {path}, are missing. Rebuild them with `{entry.train_command}`."
         )
     check_architecture(entry, path)
-    cfg = HookedTransformerConfig(
-        **entry.cfg,
-        model_name=f"micourse-{'standin-' if entry.kind == 'standin' else ''}{entry.name}",
-        device=str(device),
-        seed=0,
-    )
+    prefix = "micourse-standin-" if entry.kind == "standin" else "micourse-"
+    kwargs = {"seed": 0, **entry.cfg, "model_name": prefix + entry.name, "device": str(device)}
+    cfg = HookedTransformerConfig(**kwargs)
     tokenizer = None
     if entry.tokenizer == "gpt2":
         from transformers import AutoTokenizer
@@ -99,7 +96,7 @@ def load_local(
         model.to(device)
     model.eval()
     n_params = sum(p.numel() for k, p in model.named_parameters() if not k.startswith(("embed.", "unembed.")))
-    shape = f"{cfg.n_layers} layers, d_model {cfg.d_model}, {cfg.n_heads} heads, {n_params / 1e6:.2f}M non-embedding parameters"
+    shape = f"{cfg.n_layers} layer{'s' if cfg.n_layers != 1 else ''}, d_model {cfg.d_model}, {cfg.n_heads} heads, {n_params / 1e6:.2f}M non-embedding parameters"
     if entry.kind == "standin":
         description = (
             f"{entry.name}: the course's OFFLINE STAND-IN, {entry.summary} ({shape}; "
@@ -111,6 +108,7 @@ def load_local(
             f"{entry.name}: the course's own model, {entry.summary} ({shape}), the same file online and offline "
             f"(retrain: `{entry.train_command}`)."
         )
+    model.micourse_meta = registry.read_metadata(path)[1]  # how it was trained (steps, seconds, scorecard)
     model.micourse_info = ModelInfo(
         name=entry.name, standin=entry.kind == "standin", processed=process_weights, description=description
     )

@@ -171,6 +171,66 @@ _ENTRIES: list[ModelEntry] = [
     ),
 ]
 
+
+# ---------------------------------------------------------------- the course's own models (same in every world)
+_ENTRIES += [
+    ModelEntry(
+        name="brackets",
+        kind="course",
+        summary=(
+            "a 3-layer bidirectional classifier of bracket strings (balanced or not), trained by this course on "
+            "strings from its own generator"
+        ),
+        cfg={
+            "n_layers": 3,
+            "d_model": 56,
+            "n_heads": 2,
+            "d_head": 28,
+            "d_mlp": 56,
+            "act_fn": "relu",
+            "normalization_type": "LN",
+            "attention_dir": "bidirectional",
+            "d_vocab": 5,
+            "d_vocab_out": 2,
+            "n_ctx": 42,
+            "seed": 0,
+            "use_hook_tokens": True,
+            "default_prepend_bos": False,
+            "device": "cpu",
+        },
+        train_command="python -m micourse.toys.brackets.train",
+        shows="which components check the total elevation and which check that it never goes negative",
+        cannot_show="",
+        process_weights=False,
+        extra={"after_load": "micourse.toys.brackets.model:add_pad_mask"},
+    ),
+    ModelEntry(
+        name="grokking",
+        kind="course",
+        summary="a 1-layer transformer trained by this course on (a + b) mod p until it generalised (grokking)",
+        cfg={
+            "n_layers": 1,
+            "d_model": 128,
+            "n_heads": 4,
+            "d_head": 32,
+            "d_mlp": 512,
+            "act_fn": "relu",
+            "normalization_type": None,
+            "d_vocab": 72,
+            "d_vocab_out": 71,
+            "n_ctx": 3,
+            "attn_only": False,
+            "seed": 999,
+            "default_prepend_bos": False,
+            "device": "cpu",
+        },
+        train_command="python -m micourse.toys.grokking.train",
+        shows="modular addition read off completely: Fourier embeddings, trigonometric identities, the three phases",
+        cannot_show="",
+        process_weights=False,
+    ),
+]
+
 REGISTRY: dict[str, ModelEntry] = {}
 ALIASES: dict[str, str] = {}
 
