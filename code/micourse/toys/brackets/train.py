@@ -104,6 +104,7 @@ def train(
     """Train (all phases, or the later ones from a saved first phase); write `out`. Returns (model, meta)."""
     phases = PHASES if phases is None else phases
     torch.set_num_threads(THREADS)
+    torch.set_grad_enabled(True)  # a page or test may have switched gradients off
     torch.use_deterministic_algorithms(True)
     torch.manual_seed(SEED)
     t0 = time.perf_counter()
