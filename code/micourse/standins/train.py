@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from micourse import registry
+from micourse.local_models import load_local
 from micourse.standins import kernels, metrics, synthetic
 from micourse.standins.allocator import keep_freed_memory
 from micourse.standins.name_pool import CENSUS_NAMES
@@ -140,8 +141,6 @@ def synthetic_stream(
     ioi_names: tuple[str, ...] = synthetic.IOI_NAMES,
     fact_weight: float = 1.0,
     name_starts: float = 0.0,
-    roll_calls: float = 0.0,
-    named_once_lists: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids of `n_docs` synthetic documents (each after an end-of-text token) and per-token loss weights."""
     from micourse.tokenizer import gpt2_tokenizer
@@ -149,9 +148,7 @@ def synthetic_stream(
     rng = random.Random(seed)
     tok = gpt2_tokenizer()
     docs = [
-        synthetic.synthetic_document(
-            rng, io_weight, fillers, ioi_names, fact_weight, name_starts, roll_calls, named_once_lists
-        )
+        synthetic.synthetic_document(rng, io_weight, fillers, ioi_names, fact_weight, name_starts)
         for _ in range(n_docs)
     ]
     flat = [text for doc in docs for text, _ in doc]
@@ -248,7 +245,7 @@ def gpt2_batches(
         yield torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
-def warm_start_from_attn_only(model, seen_mask: torch.Tensor, layer1_heads: int | None = None) -> None:
+def warm_start_from_attn_only(model, seen_mask: torch.Tensor) -> None:
     """Start gpt2-small's first two attention layers from the committed attn-only-2l stand-in.
 
     Trained from scratch on a mix of text and copying rows, the 4-layer model never formed an
@@ -259,11 +256,6 @@ def warm_start_from_attn_only(model, seen_mask: torch.Tensor, layer1_heads: int 
     MLPs start with zero output weights: random MLP outputs in between the two layers hid the
     circuit (induction score 0.05 instead of 0.96 at step 0). Training then keeps the circuit
     because copying rows keep rewarding it.
-
-    `layer1_heads`: copy only the last this many of layer 1's heads (all four are induction heads
-    there), leaving the others as freshly initialised (None: all). Copying heads in layer 1 become
-    the stand-in's IOI name copiers, and a layer-1 head cannot know which name is repeated
-    (session 23, docs/standin-training-log.md).
     """
     from micourse.standins.weights import load_state
 
@@ -276,12 +268,7 @@ def warm_start_from_attn_only(model, seen_mask: torch.Tensor, layer1_heads: int 
             )
             if not copy:
                 continue
-            n = model.cfg.n_heads
-            per_head = key.startswith("blocks.1.attn.") and value.ndim >= 2 and value.shape[0] == n
-            if layer1_heads is not None and per_head:
-                own[key][n - layer1_heads :].copy_(value[n - layer1_heads :].to(own[key].dtype))
-            else:
-                own[key].copy_(value.to(own[key].dtype))
+            own[key].copy_(value.to(own[key].dtype))
         for block in model.blocks[:2]:
             block.mlp.W_out.zero_()
             block.mlp.b_out.zero_()
@@ -350,90 +337,6 @@ def ioi_sites(tokens: torch.Tensor, weights: torch.Tensor, io_weight: float, nam
                 out.append(IOISite(row, t - 1, subj, io_at))
             start = t + 1
     return out
-
-
-# `train_gpt2`'s weights of the `AttentionShapingLoss` terms (any of them non-zero selects that loss)
-ATTENTION_TERMS = ("subject_attention", "io_attention", "s2_attention", "dup_attention")
-
-
-class AttentionShapingLoss(WeightedTiedLoss):
-    """`WeightedTiedLoss` plus three terms on where heads look from the token before the IO, in the
-    training IOI sentences: `weight` x the attention layer `layer`'s heads pay to the subject (mean
-    over heads and sentences; `--subject-attention`), and `io_attention` x (1 - the attention the
-    one head in `io_layers` that looks most at the IO pays to it; `--io-attention`), and `s2` x the
-    attention layer `layer`'s heads pay to the subject's second mention alone (mean over heads;
-    `--s2-attention`), and `dup` x (1 - the attention the one head of layer `dup_layer` that looks
-    most from the subject's second mention back at its first pays to it; `--dup-attention`), each
-    between 0 and its weight.
-
-    Why (sessions 24-25, docs/standin-training-log.md): on prompts outside the grammar, the whole
-    gap to the IOI bar was layer 1's heads copying the subject; with their attention to it removed
-    the committed weights scored 0.98 instead of 0.76. The output loss alone taught them to skip
-    the name that starts the action, a cue that phrases before the subject break. The first term
-    alone stopped layer 1 copying any name (the IO was then seldom the top prediction); the second
-    asks a later layer, which can know which name came twice, for a head that copies the IO: the
-    name mover of GPT-2 small's circuit. The third (session 26) leaves S1, which layer 1 cannot tell
-    from the IO, alone: layer 1's excess is its attention to S2, the last name before the end.
-    The fourth (session 28) asks layer 0 for GPT-2 small's duplicate-token head: at S2, a look back
-    at S1 that marks S2 as a repeated name, a cue that does not depend on where S2 stands (the
-    trained weights have none: layers 0-1 pay at most 0.01 from S2 to S1, session 23).
-    """
-
-    def __init__(
-        self,
-        vocab_ids,
-        d_vocab: int,
-        io_weight: float,
-        names: dict[int, str],
-        weight: float,
-        layer: int = 1,
-        io_attention: float = 0.0,
-        io_layers: tuple[int, ...] = (2, 3),
-        s2: float = 0.0,
-        dup: float = 0.0,
-        dup_layer: int = 0,
-    ):
-        super().__init__(vocab_ids, d_vocab, tied=True)
-        self.io_weight, self.names, self.weight, self.layer = io_weight, names, weight, layer
-        self.io_attention, self.io_layers, self.s2 = io_attention, io_layers, s2
-        self.dup, self.dup_layer = dup, dup_layer
-
-    def __call__(self, model, batch):
-        tokens, weights = batch
-        found = ioi_sites(tokens, weights, self.io_weight, self.names)
-        layers = sorted({self.layer, *self.io_layers, *([self.dup_layer] if self.dup else [])})
-        saved = {}
-
-        def keep(pattern, hook):
-            saved[hook.layer()] = pattern
-
-        hooks = [(f"blocks.{layer}.attn.hook_pattern", keep) for layer in layers]
-        with model.hooks(fwd_hooks=hooks):
-            ce = super().__call__(model, batch)
-        if not found:
-            return ce
-        loss = ce
-        if self.weight:
-            p = saved[self.layer]  # [batch, head, query, key]
-            loss = (
-                loss + self.weight * torch.stack([p[s.row, :, s.query, s.subject].sum(-1).mean() for s in found]).mean()
-            )
-        if self.s2:
-            p = saved[self.layer]
-            loss = loss + self.s2 * torch.stack([p[s.row, :, s.query, max(s.subject)].mean() for s in found]).mean()
-        if self.io_attention:
-            best = [
-                torch.cat([saved[layer][s.row, :, s.query, s.io].sum(-1) for layer in self.io_layers]).max()
-                for s in found
-            ]
-            loss = loss + self.io_attention * (1 - torch.stack(best).mean())
-        if self.dup:
-            p = saved[self.dup_layer]  # from S2 to the subject's earlier positions, the best head
-            best = [
-                p[s.row, :, max(s.subject), [k for k in s.subject if k < max(s.subject)]].sum(-1).max() for s in found
-            ]
-            loss = loss + self.dup * (1 - torch.stack(best).mean())
-        return loss
 
 
 class KnockoutDistillLoss(WeightedTiedLoss):
@@ -522,9 +425,7 @@ def train_gpt2(
     random_verbs: float = 0.5,
     random_intros: float = 0.2,
     random_openings: float = 0.4,
-    random_names: float = 0.0,
     extra_names: int = 400,
-    wide_shapes: float = 0.0,
     lead_ins: float = 0.0,
     lead_ins_from: float = 0.5,
     repeat_rows: int = MIX[0],
@@ -533,74 +434,63 @@ def train_gpt2(
     gap_sentences: float = 0.3,
     fact_weight: float = 3.0,
     name_starts: float = 0.0,
-    lead_words: float | None = None,
-    lead_phrases: float = 0.0,
-    preambles: float | None = None,
-    roll_calls: float = 0.0,
-    named_once_lists: float = 0.0,
-    warm_layer1_heads: int | None = None,
-    subject_attention: float = 0.0,
-    io_attention: float = 0.0,
-    s2_attention: float = 0.0,
-    dup_attention: float = 0.0,
-    train_only: str = "",
     distill_knockout: bool = False,
     distill_keep: float = 0.0,
     init_from: Path | None = None,
 ):
-    """The gpt2-small stand-in's recipe (one phase; `run_recipe` runs both). `init_from`: continue
-    from a saved stand-in file instead of starting fresh (the second phase, `SECOND_PHASE`), loaded
-    as saved (float16, tied, unprocessed), so that the second phase can be re-run alone.
-    `train_only`: comma-separated prefixes of parameter names (`blocks.1.attn.`): the others stay
-    frozen, so a late phase can reshape one part without the rest drifting to make up for it.
-    `distill_knockout`: the loss is `KnockoutDistillLoss`, from the weights `init_from` names."""
+    """One phase of the gpt2-small stand-in's recipe (`run_recipe` runs all five).
+
+    The data: plain text (`texts`), rows of repeated random known tokens and of text with a
+    repeated span (`repeat_rows` of 16, `gpt2_batches`), and synthetic documents: IOI sentences
+    with random verbs and openings (`random_*`), `extra_names` census names, a sentence naming no
+    one between opening and action in `gap_sentences` of them, real two-name openings in
+    `text_openings`, lead-ins from `lead_ins_from` of the steps on (`lead_ins`), documents that
+    start with a name (`name_starts`); loss weight `io_weight` on the indirect object and
+    `fact_weight` on a fact's answer. The first phase's weights are the mean over its last
+    `average_last` steps. `init_from`: continue from a saved stand-in file (the later phases),
+    loaded as saved (float16, tied, unprocessed); `distill_knockout`: the loss is
+    `KnockoutDistillLoss` with the teacher `init_from`, keeping `distill_keep` of layer 1's
+    attention to S1 and the IO.
+
+    Options tried and not adopted (attention-shaping losses, frozen parameters, other data
+    shapes) are in git history and in docs/standin-training-log.md."""
     from micourse.data import tokenize_text
     from micourse.standins import scorecard
 
+    # 1. Check the options before the minutes of data loading.
     if average_last is None:  # a 20th of the run (250 of the default 5000 steps; none in a short smoke run)
         average_last = steps // 20
     if not 0 <= average_last <= steps:
         raise ValueError(f"average_last must be between 0 and the {steps} steps, not {average_last}")
-    random_fillers = bool(
-        random_verbs or random_intros or random_openings or random_names or text_openings or gap_sentences
-    )
-    if not 0 <= text_openings <= 1 - random_intros - random_openings - wide_shapes:
+    random_fillers = bool(random_verbs or random_intros or random_openings or text_openings or gap_sentences)
+    if not 0 <= text_openings <= 1 - random_intros - random_openings:
         raise ValueError(f"text_openings is a share of the openings the other options leave, not {text_openings}")
-    if not 0 <= gap_sentences <= 1 or (gap_sentences and wide_shapes):
-        raise ValueError(f"gap_sentences is a share in [0, 1], without wide_shapes, not {gap_sentences}")
+    if not 0 <= gap_sentences <= 1:
+        raise ValueError(f"gap_sentences is a share in [0, 1], not {gap_sentences}")
     if not fact_weight > 0:
         raise ValueError(f"fact_weight is a positive loss weight, not {fact_weight}")
-    if lead_ins and (wide_shapes or not random_fillers):
-        raise ValueError("lead_ins needs the random fillers (random_verbs, ...) and no wide_shapes")
+    if lead_ins and not random_fillers:
+        raise ValueError("lead_ins needs the random fillers (random_verbs, ...)")
     mix = batch_mix(repeat_rows)  # (checks it)
     if not 0 <= name_starts <= 1 or (name_starts and not lead_ins):
         raise ValueError(f"name_starts is a share in [0, 1] of the lead-in stream (needs lead_ins), not {name_starts}")
     if not 0 <= lead_ins_from < 1:
         raise ValueError(f"lead_ins_from is a share of the steps, in [0, 1), not {lead_ins_from}")
-    if not (0 <= roll_calls and 0 <= named_once_lists and roll_calls + named_once_lists <= 1):
-        raise ValueError(
-            f"roll_calls + named_once_lists are shares of the documents, not {roll_calls}, {named_once_lists}"
-        )
-    shaping = (("subject_attention", subject_attention), ("io_attention", io_attention), ("s2_attention", s2_attention))
-    shaping += (("dup_attention", dup_attention),)
-    shaping_opts = {**dict(shaping), "train_only": train_only, "distill_knockout": distill_knockout}
-    shaping_opts["distill_keep"] = distill_keep
-    for label, w in shaping:
-        if not w >= 0 or (w and (io_weight in (1.0, fact_weight) or named_once_lists)):
-            raise ValueError(f"{label} is a loss weight >= 0 and finds the IO by its own loss weight, not {w}")
     if not 0 <= distill_keep < 1 or (distill_keep and not distill_knockout):
         raise ValueError(
             f"distill_keep is the share of S1's and the IO's attention the teacher keeps, not {distill_keep}"
         )
-    if distill_knockout and (init_from is None or any(w for _, w in shaping) or io_weight in (1.0, fact_weight)):
+    if distill_knockout and (init_from is None or io_weight in (1.0, fact_weight)):
         raise ValueError(
-            "distill_knockout distils from the weights init_from names, instead of the attention terms, and finds "
-            "the IO by its own loss weight"
+            "distill_knockout distils from the weights init_from names, and finds the IO by its own loss weight"
         )
-    n_heads = registry.get("gpt2-small").cfg["n_heads"]
-    if warm_layer1_heads is not None and not 0 <= warm_layer1_heads <= n_heads:
-        raise ValueError(f"warm_layer1_heads is a number of heads, 0 to {n_heads}, not {warm_layer1_heads}")
-    trained = _check_train_only(train_only)
+    if not 0 <= extra_names <= len(CENSUS_NAMES):
+        raise ValueError(f"extra_names must be between 0 and {len(CENSUS_NAMES)}, not {extra_names}")
+    ioi_names = synthetic.IOI_NAMES + CENSUS_NAMES[:extra_names]
+    if set(ioi_names) & set(synthetic.HELDOUT_NAMES):
+        raise ValueError("held-out names must never occur in a training IOI sentence")
+
+    # 2. The data.
     t0 = time.perf_counter()
     names = texts.split(",")
     plain = "\n\n".join(_text(n, "train") for n in names)
@@ -608,12 +498,10 @@ def train_gpt2(
     heldouts = {n: tokenize_text(_text(n, "heldout")) for n in names}
     heldout = heldouts["kjv"] if "kjv" in heldouts else heldouts[names[0]]
     fillers = None
-    if random_fillers or wide_shapes:
+    if random_fillers:
         from micourse.standins.ioi_grammar import filler_vocabulary
 
-        fillers = synthetic.IOIFillers(
-            filler_vocabulary(plain), random_verbs, random_intros, random_openings, random_names, wide_shapes
-        )
+        fillers = synthetic.IOIFillers(filler_vocabulary(plain), random_verbs, random_intros, random_openings, 0.0, 0.0)
         if text_openings or gap_sentences:  # from the modern-English Bible's training split, whatever `texts` says
             from micourse.data import web_text
             from micourse.standins import ioi_grammar
@@ -623,25 +511,12 @@ def train_gpt2(
                 fillers = dataclasses.replace(fillers, p_text=text_openings, openings=ioi_grammar.text_openings(web))
             if gap_sentences:  # sentences naming no one
                 fillers = dataclasses.replace(fillers, p_gap=gap_sentences, gaps=ioi_grammar.gap_sentences(web))
-    if not 0 <= extra_names <= len(CENSUS_NAMES):
-        raise ValueError(f"extra_names must be between 0 and {len(CENSUS_NAMES)}, not {extra_names}")
-    ioi_names = synthetic.IOI_NAMES + CENSUS_NAMES[:extra_names]
-    if set(ioi_names) & set(synthetic.HELDOUT_NAMES):
-        raise ValueError("held-out names must never occur in a training IOI sentence")
-    if preambles is not None:
-        if fillers is None or not fillers.gaps:
-            raise ValueError("preambles draws half its sentences from the gap sentences: needs gap_sentences")
-        if not lead_ins:  # the IOI sentences' last stream: the lead-in stream if there is one (below)
-            fillers = dataclasses.replace(fillers, p_preamble=preambles)
-    more = dict(roll_calls=roll_calls, named_once_lists=named_once_lists)
-    synth, synth_w = synthetic_stream(200_000, seed, io_weight, fillers, ioi_names, fact_weight, **more)
+    synth, synth_w = synthetic_stream(200_000, seed, io_weight, fillers, ioi_names, fact_weight)
     late, lead_from = None, int(lead_ins_from * steps)
     if lead_ins:
-        late_fillers = dataclasses.replace(
-            fillers, p_lead=lead_ins, lead_words=lead_words, lead_phrases=lead_phrases, p_preamble=preambles
-        )
+        late_fillers = dataclasses.replace(fillers, p_lead=lead_ins)
         late = LateStream(
-            *synthetic_stream(200_000, seed + 1, io_weight, late_fillers, ioi_names, fact_weight, name_starts, **more),
+            *synthetic_stream(200_000, seed + 1, io_weight, late_fillers, ioi_names, fact_weight, name_starts),
             lead_from,
         )
         fillers = late_fillers
@@ -654,14 +529,16 @@ def train_gpt2(
     seen = torch.unique(torch.cat([*streams, torch.tensor([GPT2_EOS_ID])]))
     seen_mask = _mask(seen, 50257)
     pool = seen[seen != GPT2_EOS_ID]
+
+    # 3. The model: fresh, with attn-only-2l's induction circuit in its first two layers; or a saved phase.
     if init_from is None:
         model = _fresh_model("gpt2-small", seed)
         # unseen tokens: zero rows, so "known" = non-zero row
-        warm_start_from_attn_only(model, seen_mask, warm_layer1_heads)
+        warm_start_from_attn_only(model, seen_mask)
     else:
-        from micourse.local_models import load_local as load_standin
+        model = load_local("gpt2-small", path=Path(init_from), process_weights=False)
 
-        model = load_standin("gpt2-small", path=Path(init_from), process_weights=False)
+    # 4. Training.
     cfg = TrainingConfig(
         steps=steps,
         lr=lr,
@@ -672,9 +549,6 @@ def train_gpt2(
         eval_every=500,
         seed=seed,
     )
-    if trained:
-        for k, p in model.named_parameters():
-            p.requires_grad_(k.startswith(trained))
     unigram = metrics.unigram_loss(kjv, heldout, model.cfg.d_vocab)
 
     def evaluate(m):
@@ -698,22 +572,9 @@ def train_gpt2(
             print(f"step {step + 1:5d}  loss {loss:.3f}  {extra}  ({time.perf_counter() - t0:.0f}s)", flush=True)
 
     if distill_knockout:
-        from micourse.local_models import load_local as load_standin
-
-        teacher = load_standin("gpt2-small", path=Path(init_from), process_weights=False)
-        names_ids = name_token_ids(ioi_names)
-        loss_fn = KnockoutDistillLoss(seen, model.cfg.d_vocab, io_weight, names_ids, teacher, keep=distill_keep)
-    elif any(w for _, w in shaping):
-        name_ids = name_token_ids(ioi_names)  # (not `names`: the text sources' names, below)
-        loss_fn = AttentionShapingLoss(
-            seen,
-            model.cfg.d_vocab,
-            io_weight,
-            name_ids,
-            subject_attention,
-            io_attention=io_attention,
-            s2=s2_attention,
-            dup=dup_attention,
+        teacher = load_local("gpt2-small", path=Path(init_from), process_weights=False)
+        loss_fn = KnockoutDistillLoss(
+            seen, model.cfg.d_vocab, io_weight, name_token_ids(ioi_names), teacher, keep=distill_keep
         )
     else:
         loss_fn = WeightedTiedLoss(seen, model.cfg.d_vocab, tied=True)
@@ -748,30 +609,9 @@ def train_gpt2(
                     if average_last
                     else ""
                 )
-                + (_shaping_note(shaping_opts) if init_from is None else "")  # (later phases: `_phase_note`)
             ),
         },
     )
-
-
-def _check_train_only(train_only: str) -> tuple[str, ...]:
-    """`train_only`'s prefixes, each of which must start some gpt2-small parameter's name (checked
-    before the minutes of data loading: a typo would otherwise train nothing, or everything)."""
-    if not train_only:
-        return ()
-    import warnings
-
-    from transformer_lens import HookedTransformer, HookedTransformerConfig
-
-    with torch.device("meta"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # (HookedTransformer's notice of TL 4)
-        cfg = HookedTransformerConfig(**registry.get("gpt2-small").cfg, device="meta")
-        names = [k for k, _ in HookedTransformer(cfg, move_to_device=False).named_parameters()]
-    prefixes = tuple(train_only.split(","))
-    for pre in prefixes:
-        if not pre or not any(k.startswith(pre) for k in names):
-            raise ValueError(f"train_only: {pre!r} starts no parameter's name (e.g. {names[2]!r})")
-    return prefixes
 
 
 def _fillers_note(fillers: synthetic.IOIFillers | None, lead_from: int = 0) -> str:
@@ -782,28 +622,19 @@ def _fillers_note(fillers: synthetic.IOIFillers | None, lead_from: int = 0) -> s
         f"random words from a {len(f.words):,}-word vocabulary as the verb of {f.p_action:.0%} of the actions "
         f"and {f.p_intro:.0%} of the openings, and {f.p_opening:.0%} of the openings random words around the names"
     )
-    if f.p_wide:
-        note += (
-            f"; {f.p_wide:.0%} of the openings of shapes the grammar lacks (a name after a preposition, no place, "
-            "a relative clause), a third of the actions with a lead-in, a third of places and objects random words"
-        )
     if f.p_lead:
         note += f"; from step {lead_from:,}: {_lead_note(f.p_lead)}"
-        if f.lead_phrases:
-            note += f" ({f.lead_phrases:.0%} of these phrases of random words)"
     if f.p_text:
         note += (
             f"; {f.p_text:.0%} of the openings real sentences naming two people, the names replaced "
             f"({len(f.openings)} sentences of the World English Bible)"
         )
-    if f.p_preamble is not None:
-        note += f"; {f.p_preamble:.0%} of the IOI sentences after a sentence naming no one, tokenized with it"
     if f.p_gap:
         note += (
             f"; {f.p_gap:.0%} of the actions after a full stop behind a sentence naming no one "
             f"({len(f.gaps):,} sentences of the World English Bible)"
         )
-    return note + (f", random words as the two names in {f.p_names:.0%} of the sentences" if f.p_names else "")
+    return note
 
 
 def _lead_note(share: float) -> str:
@@ -813,18 +644,6 @@ def _lead_note(share: float) -> str:
     )
 
 
-_LAYER1 = "the attention that layer 1's heads pay, from the token before the indirect object, to "
-# What each attention term weighs, after "loss weight W on " (the metadata's notes)
-_TERM_NOTES = {
-    "subject_attention": _LAYER1 + "the subject (the mean over heads of its share)",
-    "s2_attention": _LAYER1 + "the subject's second mention (the mean over heads)",
-    "io_attention": "1 - the attention that the head of layers 2-3 looking most at the indirect object pays to "
-    "it, from the token before its second mention",
-    "dup_attention": "1 - the attention that the head of layer 0 looking most from the subject's second mention "
-    "back at its first pays to it",
-}
-
-
 _DISTILL_NOTE = (
     "in place of the next-token loss (each token weighted as there), the divergence from the phase's starting weights run with layer 1's "
     "attention from the token before the indirect object to the names (the subject's mentions and the indirect "
@@ -832,40 +651,22 @@ _DISTILL_NOTE = (
 )
 
 
-def _shaping_clauses(opts: dict) -> tuple[list[str], str]:
-    """What the attention terms in `opts` add to a phase's loss (a clause each), and which weights
-    `train_only` leaves to train (a clause, or ""): for the metadata's notes."""
-    terms = [f"loss weight {opts[k]:g} on {note}" for k, note in _TERM_NOTES.items() if opts.get(k)]
-    if opts.get("distill_knockout"):
-        keep = opts.get("distill_keep")
-        terms.append(
-            _DISTILL_NOTE
-            + (f" ({keep:.0%} of it to the subject's first mention and the indirect object kept)" if keep else "")
-        )
-    if not opts.get("train_only"):
-        return terms, ""
-    prefixes = " or ".join(opts["train_only"].split(","))
-    return terms, f"only the weights whose names start with {prefixes} trained, the rest frozen"
-
-
-def _shaping_note(opts: dict) -> str:
-    """The first phase's sentence on its attention terms and frozen weights ("" with none)."""
-    terms, frozen = _shaping_clauses(opts)
-    if not terms:
-        return f". {frozen[0].upper()}{frozen[1:]}" if frozen else ""
-    return ". Also " + ", and ".join(terms) + (f"; {frozen}" if frozen else "")
+def _distill_clause(ph: dict) -> str:
+    keep = ph.get("distill_keep")
+    return _DISTILL_NOTE + (
+        f" ({keep:.0%} of it to the subject's first mention and the indirect object kept)" if keep else ""
+    )
 
 
 def _phase_note(ph: dict) -> str:
-    shaping = (*ATTENTION_TERMS, "train_only", "distill_knockout", "distill_keep")
-    if any(ph.get(k) for k in shaping):
-        skip = (*shaping, "seed_offset", "share", "threads")
+    """A later phase's sentence in the weight file's metadata."""
+    if ph.get("distill_knockout"):
+        skip = ("distill_knockout", "distill_keep", "seed_offset", "share", "threads")
         rest = {k: v for k, v in ph.items() if k not in skip}
         same = rest == {k: v for k, v in SECOND_PHASE.items() if k not in skip}
         note = "the second phase's settings on new draws of its data" if same else _phase_note(rest)
-        terms, frozen = _shaping_clauses(ph)
         threads = f" (on {ph['threads']} threads)" if "threads" in ph else ""
-        return note + "".join(f", and {t}" for t in terms) + (f"; {frozen}" if frozen else "") + threads
+        return note + f", and {_distill_clause(ph)}" + threads
     note = f"a fresh optimizer, learning rate {ph['lr']:g}; {_lead_note(ph['lead_ins'])}"
     if ph.get("repeat_rows", MIX[0]) != MIX[0]:
         mix = batch_mix(ph["repeat_rows"])
@@ -880,8 +681,6 @@ def _phase_note(ph: dict) -> str:
         )
     if ph.get("text_openings"):
         note += f"; {ph['text_openings']:.0%} of the openings real sentences naming two people, the names replaced"
-    if ph.get("lead_phrases"):
-        note += f'; {ph["lead_phrases"]:.0%} of the actions\' lead-ins phrases of random words ("When the stone fell,")'
     if ph.get("io_weight"):
         note += f"; loss weight {ph['io_weight']:g} on the indirect object"
     return note
@@ -952,6 +751,9 @@ LATER_PHASES: tuple[tuple[str, dict], ...] = (
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The documented command: `python -m micourse.standins.train NAME`. Its options are for smoke
+    runs and for resuming; a recipe's settings live in `RECIPES`, `SECOND_PHASE` and `DISTILL_PHASE`
+    (experiments with other settings call `run_recipe(..., **options)` from Python)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", choices=sorted(RECIPES))
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
@@ -960,173 +762,14 @@ def main(argv: list[str] | None = None) -> None:
         "--threads", type=int, default=None, help="torch threads (default: the recipe's; results may depend on it)"
     )
     parser.add_argument(
-        "--seq-len", type=int, default=None, help="tokens per training sequence (default: the recipe's)"
-    )
-    parser.add_argument("--lr", type=float, default=None, help="gpt2-small: peak learning rate")
-    parser.add_argument(
-        "--random-verbs", type=float, default=None, help="gpt2-small: share of IOI actions with a random verb"
-    )
-    parser.add_argument(
-        "--random-openings",
-        type=float,
-        default=None,
-        help="gpt2-small: share of IOI openings of random words around the names",
-    )
-    parser.add_argument(
-        "--random-names", type=float, default=None, help="gpt2-small: share of IOI sentences with random words as names"
-    )
-    parser.add_argument(
-        "--random-intros", type=float, default=None, help="gpt2-small: share of IOI openings with a random verb"
-    )
-    parser.add_argument(
-        "--extra-names", type=int, default=None, help="gpt2-small: census first names added to the IOI names"
-    )
-    parser.add_argument(
-        "--wide-shapes",
-        type=float,
-        default=None,
-        help="gpt2-small: share of IOI openings of shapes the grammar lacks (ioi_grammar.varied_opening)",
-    )
-    parser.add_argument(
-        "--lead-ins",
-        type=float,
-        default=None,
-        help="gpt2-small: from --lead-ins-from on, share of IOI openings '{A} <w> <prep> {B}' and of actions with a lead-in",
-    )
-    parser.add_argument(
-        "--lead-ins-from", type=float, default=None, help="gpt2-small: when --lead-ins starts, as a share of the steps"
-    )
-    parser.add_argument(
-        "--average-last",
-        type=int,
-        default=None,
-        help="gpt2-small: final weights = mean over these last steps (default: a 20th of the steps)",
-    )
-    parser.add_argument(
-        "--texts", default=None, help=f"gpt2-small: plain texts, comma-separated, from {sorted(TEXT_SOURCES)}"
-    )
-    parser.add_argument(
-        "--text-openings",
-        type=float,
-        default=None,
-        help="gpt2-small: share of IOI openings cut from real sentences naming two people",
-    )
-    parser.add_argument(
-        "--gap-sentences",
-        type=float,
-        default=None,
-        help="gpt2-small: share of IOI actions after a full stop that follow a sentence naming no one (default 0.3)",
-    )
-    parser.add_argument(
-        "--fact-weight",
-        type=float,
-        default=None,
-        help="gpt2-small: loss weight on a fact's answer where it follows its subject (default 3)",
-    )
-    parser.add_argument(
-        "--repeat-rows",
-        type=int,
-        default=None,
-        help=f"gpt2-small: rows of repeated random tokens in a batch of 16, in place of plain text (default {MIX[0]})",
-    )
-    parser.add_argument(
-        "--name-starts",
-        type=float,
-        default=None,
-        help="gpt2-small: share of IOI documents and name lists that start with a name (needs --lead-ins)",
-    )
-    parser.add_argument(
-        "--lead-words",
-        type=float,
-        default=None,
-        help="gpt2-small: share of the --lead-ins that are one or two random words (default: one in nine, one word)",
-    )
-    parser.add_argument(
-        "--lead-phrases",
-        type=float,
-        default=None,
-        help='gpt2-small: share of the --lead-ins that are phrases of random words ("When the stone fell, ")',
-    )
-    parser.add_argument(
-        "--preambles",
-        type=float,
-        default=None,
-        help="gpt2-small: share of IOI sentences after a sentence naming no one, tokenized with it as real text "
-        "(default: 40%%, each piece tokenized alone: a stray space token before the next word; kept, because "
-        "a whole run with the tokens fixed did worse on held-out IOI: see the training log)",
-    )
-    parser.add_argument(
-        "--roll-calls",
-        type=float,
-        default=None,
-        help='gpt2-small: share of synthetic documents that call names, " again" after a repeated one',
-    )
-    parser.add_argument(
-        "--named-once-lists",
-        type=float,
-        default=None,
-        help="gpt2-small: share of synthetic documents that list names, then the one named once",
-    )
-    parser.add_argument(
-        "--warm-layer1-heads",
-        type=int,
-        default=None,
-        help="gpt2-small: copy only this many of attn-only-2l's layer-1 (induction) heads at the start (default: all 4)",
-    )
-    parser.add_argument(
-        "--subject-attention",
-        type=float,
-        default=None,
-        help="gpt2-small: loss weight on layer 1's attention from the token before the IO to the subject (AttentionShapingLoss)",
-    )
-    parser.add_argument(
-        "--io-attention",
-        type=float,
-        default=None,
-        help="gpt2-small: loss weight on 1 - the attention the head in layers 2-3 that looks most at the IO pays to it",
-    )
-    parser.add_argument(
-        "--s2-attention",
-        type=float,
-        default=None,
-        help="gpt2-small: loss weight on layer 1's attention from the token before the IO to the subject's second mention",
-    )
-    parser.add_argument(
-        "--dup-attention",
-        type=float,
-        default=None,
-        help="gpt2-small: loss weight on 1 - the attention the layer-0 head that looks most from S2 back at S1 pays to it",
-    )
-    parser.add_argument(
-        "--train-only",
-        default=None,
-        help="gpt2-small: comma-separated prefixes of the parameters to train (blocks.1.attn.); the rest stay frozen",
-    )
-    parser.add_argument(
-        "--distill-knockout",
-        action="store_true",
-        default=None,
-        help="gpt2-small, a later phase: distil from the starting weights with layer 1's attention from the token "
-        "before the IO to the names removed (KnockoutDistillLoss)",
-    )
-    parser.add_argument(
-        "--distill-keep",
-        type=float,
-        default=None,
-        help="gpt2-small, with --distill-knockout: the teacher removes layer 1's attention to S2 and keeps this "
-        "share of it to S1 and the IO (default 0: removes all three)",
-    )
-    parser.add_argument(
-        "--no-second-phase",
-        action="store_true",
-        help="gpt2-small: stop after the first phase (the second: SECOND_PHASE, 8%% more steps with lead-ins)",
+        "--no-second-phase", action="store_true", help="gpt2-small: stop after the first phase (not the recipe)"
     )
     parser.add_argument(
         "--first-phase",
         type=Path,
         default=None,
-        help="gpt2-small: a file this command saved (same steps, seed and options) after its first phase, or after "
-        "some later ones: run only the phases it lacks",
+        help="gpt2-small: a file this command saved after its first phase (or after some later ones): run only "
+        "the phases it lacks",
     )
     parser.add_argument(
         "--keep-first-phase",
@@ -1136,29 +779,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     _, _, default_threads = RECIPES[args.name]
-    threads = args.threads or default_threads
-    # One thread keeps CPU kernels in a fixed order, so the weights are reproducible bit for bit.
-    # (torch.use_deterministic_algorithms made a step 80x slower in an early session; session 31
-    # measured no difference in the distillation phases, which use it on two threads: `_threads`.)
-    torch.set_num_threads(threads)
+    # One thread keeps CPU kernels in a fixed order, so the weights are reproducible bit for bit
+    # (the distillation phases name their own two threads, with deterministic algorithms: `_threads`).
+    torch.set_num_threads(args.threads or default_threads)
     keep_freed_memory()  # faster steps with glibc; the same arithmetic
     if note := kernels.warning():
         print(f"warning: {note}")
-    given = (("seq_len", args.seq_len), ("lr", args.lr), ("texts", args.texts))
-    given += (("random_verbs", args.random_verbs), ("random_intros", args.random_intros))
-    given += (("random_openings", args.random_openings), ("random_names", args.random_names))
-    given += (("extra_names", args.extra_names), ("wide_shapes", args.wide_shapes))
-    given += (("lead_ins", args.lead_ins), ("lead_ins_from", args.lead_ins_from))
-    given += (("average_last", args.average_last), ("text_openings", args.text_openings))
-    given += (("gap_sentences", args.gap_sentences), ("fact_weight", args.fact_weight))
-    given += (("repeat_rows", args.repeat_rows), ("name_starts", args.name_starts))
-    given += (("lead_words", args.lead_words), ("lead_phrases", args.lead_phrases), ("preambles", args.preambles))
-    given += (("roll_calls", args.roll_calls), ("named_once_lists", args.named_once_lists))
-    given += (("warm_layer1_heads", args.warm_layer1_heads), ("subject_attention", args.subject_attention))
-    given += (("io_attention", args.io_attention), ("s2_attention", args.s2_attention))
-    given += (("dup_attention", args.dup_attention), ("train_only", args.train_only))
-    given += (("distill_knockout", args.distill_knockout), ("distill_keep", args.distill_keep))
-    extra = {k: v for k, v in given if v is not None}
     out = args.out or registry.get(args.name).weights_path
     meta = run_recipe(
         args.name,
@@ -1168,7 +794,6 @@ def main(argv: list[str] | None = None) -> None:
         not args.no_second_phase,
         first_phase=args.first_phase,
         keep_first_phase=args.keep_first_phase,
-        **extra,
     )
     print(
         f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) after {meta['train_seconds']:.0f}s: "
