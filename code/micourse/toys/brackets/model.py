@@ -17,30 +17,19 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from micourse import registry
 from micourse.toys.brackets.data import N_CTX, PAD, VOCAB
 
 WEIGHTS_PATH = Path(__file__).resolve().parents[2] / "weights" / "brackets.safetensors"
 UNBALANCED, BALANCED = 0, 1
 """The two output classes, in the order of the logits."""
 
-CFG: dict = {
-    "n_layers": 3,
-    "d_model": 56,
-    "n_heads": 2,
-    "d_head": 28,
-    "d_mlp": 56,
-    "act_fn": "relu",
-    "normalization_type": "LN",
-    "attention_dir": "bidirectional",
-    "d_vocab": len(VOCAB),
-    "d_vocab_out": 2,
-    "n_ctx": N_CTX,
-    "seed": 0,
-    "use_hook_tokens": True,  # the pad mask reads the tokens here
-    "default_prepend_bos": False,
-    "device": "cpu",
-}
-"""`HookedTransformerConfig` keyword arguments (read by the course's model registry)."""
+CFG: dict = registry.get("brackets").cfg
+"""`HookedTransformerConfig` keyword arguments: declared once, in `micourse.registry` (tokens
+`[start] [pad] [end] ( )`, `use_hook_tokens` for the pad mask; tests/test_brackets.py checks it
+against the vocabulary and `N_CTX`)."""
+if CFG["d_vocab"] != len(VOCAB) or CFG["n_ctx"] != N_CTX:
+    raise ValueError("micourse.registry's brackets entry disagrees with micourse.toys.brackets.data's vocabulary")
 
 PAD_SCORE = -1e5
 

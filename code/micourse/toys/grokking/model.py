@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from micourse import registry
 from micourse.toys.grokking.data import P
 
 WEIGHTS_PATH = Path(__file__).resolve().parents[2] / "weights" / "grokking.safetensors"
@@ -39,7 +40,9 @@ def cfg_for(p: int, seed: int = 999) -> dict:
     }
 
 
-CFG: dict = cfg_for(P)
+CFG: dict = registry.get("grokking").cfg  # declared once, in micourse.registry
+if CFG != cfg_for(P):
+    raise ValueError(f"micourse.registry's grokking entry is not the architecture for p = {P}: {CFG}")
 
 
 def build(cfg: dict | None = None, device: str | torch.device | None = None):
