@@ -82,14 +82,15 @@ def _offline_times() -> dict[str, tuple[float | None, bool]]:
 
 
 def _rehearsal_times() -> dict[str, float]:
+    """docname -> seconds, from nbmake's JUnit report (a test case's classname is its path, dotted)."""
     if not JUNIT.exists():
         return {}
+    dotted = {notebooks.notebook_relpath(d, "solutions").replace("/", "."): d for d in _pages()}
     out = {}
     for case in ET.parse(JUNIT).getroot().iter("testcase"):
-        path = case.get("file") or case.get("classname") or case.get("name") or ""
-        name = Path(path.replace(".", "/") if path.endswith("ipynb") is False and "/" not in path else path).name
-        for docname in _pages():
-            if name == Path(notebooks.notebook_relpath(docname, "solutions")).name:
+        classname = case.get("classname") or ""
+        for suffix, docname in dotted.items():
+            if classname == suffix or classname.endswith("." + suffix):
                 out[docname] = out.get(docname, 0.0) + float(case.get("time", 0))
     return out
 
