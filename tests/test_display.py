@@ -100,10 +100,10 @@ def test_static_bundles_exist() -> None:
 
 
 def test_setup_page_reports_missing_weights(not_site, monkeypatch: pytest.MonkeyPatch, tmp_path, capsys) -> None:
-    import micourse.standins.weights as weights
+    from micourse import registry
 
     monkeypatch.setenv("MICOURSE_OFFLINE", "1")
-    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
     page.setup_page()
     out = capsys.readouterr().out
     assert "outside a complete course setup" in out and "weights are missing" in out
