@@ -23,6 +23,19 @@ NOTEBOOKS = ROOT / "build" / "notebooks"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _torch_global_state():
+    """Whatever a test module does to torch's global switches (gradients, deterministic algorithms,
+    threads) ends with it: a module that turns gradients off must not break the next one's training."""
+    import torch
+
+    saved = torch.is_grad_enabled(), torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+    yield
+    torch.set_grad_enabled(saved[0])
+    torch.use_deterministic_algorithms(saved[1])
+    torch.set_num_threads(saved[2])
+
+
 def site_required() -> bool:
     return os.environ.get("MICOURSE_REQUIRE_SITE", "") not in ("", "0")
 

@@ -19,7 +19,10 @@ def rejects(check, fn, *fragments, args=()):
 @pytest.fixture(scope="module")
 def model():
     torch.set_grad_enabled(False)
-    return load()
+    try:
+        yield load()
+    finally:
+        torch.set_grad_enabled(True)
 
 
 def test_elevation_profile():

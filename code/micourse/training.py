@@ -235,3 +235,22 @@ def ngram_losses(ids: Int[Tensor, " n_tokens"]) -> tuple[float, float]:
     prev_counts = torch.bincount(ids[:-1], minlength=n)
     bigram = -(pair_counts * (pair_counts / prev_counts[pairs // n]).log()).sum().item() / (len(ids) - 1)
     return unigram, bigram
+
+
+def keeps_torch_switches(fn):
+    """Decorate a training recipe that sets torch's global switches (threads, deterministic
+    algorithms, gradients) for its run: they are put back as they were when it returns, so that a
+    page or a test that trains a model does not change how everything after it runs."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        saved = torch.is_grad_enabled(), torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_grad_enabled(saved[0])
+            torch.use_deterministic_algorithms(saved[1])
+            torch.set_num_threads(saved[2])
+
+    return wrapper

@@ -25,6 +25,7 @@ import torch
 from micourse.toys.brackets import data
 from micourse.toys.brackets.model import CFG, WEIGHTS_PATH, build
 from micourse.toys.brackets.scorecard import scorecard
+from micourse.training import keeps_torch_switches
 
 # ---- settings ----------------------------------------------------------------------------------
 SEED = 0
@@ -93,6 +94,7 @@ def run_phase(model, phase: dict, n_train: int, quiet: bool, t0: float) -> None:
             p.copy_(p.half().float())
 
 
+@keeps_torch_switches
 def train(
     phases: list[dict] | None = None,
     n_train: int = N_TRAIN,

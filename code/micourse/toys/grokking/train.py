@@ -40,6 +40,7 @@ from safetensors.torch import save_file
 from micourse.toys.grokking import fourier
 from micourse.toys.grokking.data import SPLIT_SEED, TRAIN_FRACTION, P, dataset
 from micourse.toys.grokking.model import CHECKPOINTS_PATH, WEIGHTS_PATH, build, cfg_for
+from micourse.training import keeps_torch_switches
 
 # ---- settings -------------------------------------------------------------------------------
 STEPS = 6_000
@@ -127,6 +128,7 @@ def fp16_round(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to(torch.float16).float() for k, v in state.items()}
 
 
+@keeps_torch_switches
 def train(
     p: int = P,
     steps: int = STEPS,
