@@ -23,7 +23,6 @@ Loaded by book/_config.yml (`sphinx.local_extensions`). It does four things:
 
 from __future__ import annotations
 
-import copy
 import html
 import os
 import posixpath
@@ -96,7 +95,10 @@ class ExerciseCells(SphinxPostTransform):
         except exercises.ExerciseFormatError as err:
             self._warn(f"exercise cell: {err}", cell)
             return
-        stub_cell = copy.deepcopy(cell)
+        # Node.deepcopy copies the cell and its children; copy.deepcopy would follow `.parent` and copy
+        # the whole document (with the stubs already inserted) for every exercise: on a page of 12
+        # exercises that took minutes and gigabytes.
+        stub_cell = cell.deepcopy()
         for child in list(stub_cell.children):
             if child.get("nb_element") == "cell_code_output":
                 stub_cell.remove(child)
