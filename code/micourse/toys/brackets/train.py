@@ -38,7 +38,7 @@ LOG_EVERY = 500
 PHASES: list[dict] = [
     {"steps": 4_000, "batch": 128, "lr": 2e-3, "data_seed": 0,
      "proportions": {"balanced": 0.5, "total": 0.2, "negative": 0.2, "both": 0.1}},
-    {"steps": 6_000, "batch": 64, "lr": 1e-3, "data_seed": 1, "proportions": dict(data.PROPORTIONS)},
+    {"steps": 16_000, "batch": 64, "lr": 1e-3, "data_seed": 1, "proportions": dict(data.PROPORTIONS)},
 ]  # fmt: skip
 COMMAND = "python -m micourse.toys.brackets.train"
 
